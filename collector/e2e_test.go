@@ -1,0 +1,215 @@
+package collector_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mde-exporter/mde_exporter/client"
+	"github.com/mde-exporter/mde_exporter/collector"
+	"github.com/mde-exporter/mde_exporter/simulator"
+)
+
+// startTenant starts a simulated tenant and returns a client for it.
+func startTenant(t *testing.T, opts simulator.Options) (*simulator.Tenant, *client.Client) {
+	t.Helper()
+	tenant, err := simulator.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tenant.Close)
+
+	opts = opts.WithDefaults()
+	c, err := client.New(client.Config{
+		TenantID:     opts.TenantID,
+		ClientID:     opts.ClientID,
+		ClientSecret: opts.ClientSecret,
+		LoginURL:     tenant.LoginURL(),
+		APIURL:       tenant.APIURL(),
+		Scope:        tenant.Scope(),
+		PageSize:     500,
+		AllowHTTP:    true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tenant, c
+}
+
+// refreshOnce runs one refresh in mode and returns the refresher.
+func refreshOnce(t *testing.T, source collector.Source, mode string) *collector.Refresher {
+	t.Helper()
+	r, err := collector.NewRefresher(source, collector.Config{Mode: mode, Interval: time.Hour, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Refresh(context.Background()); err != nil {
+		t.Fatalf("%s refresh: %v", mode, err)
+	}
+	return r
+}
+
+// gather returns the samples of one metric family, keyed by their labels in
+// the order given.
+func gather(t *testing.T, c prometheus.Collector, name string, labels ...string) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out := make(map[string]float64)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			out[labelKey(m, labels)] = m.GetGauge().GetValue()
+		}
+	}
+	return out
+}
+
+func labelKey(m *dto.Metric, names []string) string {
+	values := make([]string, len(names))
+	for i, n := range names {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == n {
+				values[i] = l.GetValue()
+			}
+		}
+	}
+	return strings.Join(values, "|")
+}
+
+func expectedDevices(e simulator.Expected) map[string]float64 {
+	out := make(map[string]float64, len(e.Devices))
+	for k, n := range e.Devices {
+		out[strings.Join([]string{k.ProfileID, k.ConfigurationID, k.RbacGroup, k.OSPlatform, k.Status}, "|")] = float64(n)
+	}
+	return out
+}
+
+func expectedProfileDevices(e simulator.Expected) map[string]float64 {
+	out := make(map[string]float64, len(e.ProfileDevices))
+	for k, n := range e.ProfileDevices {
+		out[strings.Join([]string{k.ProfileID, k.RbacGroup, k.OSPlatform, k.Status}, "|")] = float64(n)
+	}
+	return out
+}
+
+func diff(t *testing.T, name string, got, want map[string]float64) {
+	t.Helper()
+	var problems []string
+	for k, v := range want {
+		if got[k] != v {
+			problems = append(problems, fmt.Sprintf("%s{%s} = %v, want %v", name, k, got[k], v))
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok {
+			problems = append(problems, fmt.Sprintf("%s{%s} = %v, want no such series", name, k, v))
+		}
+	}
+	sort.Strings(problems)
+	if len(problems) > 10 {
+		problems = append(problems[:10], fmt.Sprintf("... and %d more", len(problems)-10))
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+// TestEndToEndMatchesTheTenant reads a simulated tenant over HTTP in both modes
+// and checks every series against the counts the simulator computed from its
+// own data, and the two modes against each other.
+func TestEndToEndMatchesTheTenant(t *testing.T) {
+	opts := simulator.Options{
+		Seed:                     7,
+		Devices:                  300,
+		Profiles:                 3,
+		ConfigurationsPerProfile: 15,
+		RbacGroups:               4,
+		OddShare:                 0.1,
+		PartRecords:              1000,
+		EmptyParts:               1,
+		Shuffle:                  true,
+	}
+	tenant, c := startTenant(t, opts)
+	expected := tenant.Expected()
+	if expected.Records < 3000 {
+		t.Fatalf("the simulated tenant has only %d records; the test needs several parts and pages", expected.Records)
+	}
+
+	results := make(map[string][2]map[string]float64)
+	for _, mode := range []string{collector.ModeFiles, collector.ModeJSON} {
+		t.Run(mode, func(t *testing.T) {
+			r := refreshOnce(t, c, mode)
+			col := collector.NewCollector(r)
+
+			devices := gather(t, col, "mde_baseline_devices", "profile_id", "configuration_id", "rbac_group", "os_platform", "status")
+			profiles := gather(t, col, "mde_baseline_profile_devices", "profile_id", "rbac_group", "os_platform", "status")
+			diff(t, "mde_baseline_devices", devices, expectedDevices(expected))
+			diff(t, "mde_baseline_profile_devices", profiles, expectedProfileDevices(expected))
+
+			if got := r.Snapshot().Records; got != int64(expected.Records) {
+				t.Errorf("records = %d, want %d", got, expected.Records)
+			}
+			results[mode] = [2]map[string]float64{devices, profiles}
+		})
+	}
+
+	diff(t, "json vs files mde_baseline_devices", results[collector.ModeJSON][0], results[collector.ModeFiles][0])
+	diff(t, "json vs files mde_baseline_profile_devices", results[collector.ModeJSON][1], results[collector.ModeFiles][1])
+}
+
+// TestEndToEndInfoMetrics checks that every profile of the tenant is described
+// and every configuration seen gets its name.
+func TestEndToEndInfoMetrics(t *testing.T) {
+	tenant, c := startTenant(t, simulator.Options{Seed: 3, Devices: 50, Profiles: 3, ConfigurationsPerProfile: 5})
+	col := collector.NewCollector(refreshOnce(t, c, collector.ModeFiles))
+
+	profiles := gather(t, col, "mde_baseline_profile_info", "profile_id", "profile_name")
+	for _, p := range tenant.Profiles() {
+		if profiles[p.ID+"|"+p.Name] != 1 {
+			t.Errorf("mde_baseline_profile_info for %s %q missing; got %v", p.ID, p.Name, profiles)
+		}
+	}
+
+	configurations := gather(t, col, "mde_baseline_configuration_info", "profile_id", "configuration_id", "configuration_name")
+	pairs := make(map[string]bool)
+	for k := range tenant.Expected().Devices {
+		pairs[k.ProfileID+"|"+k.ConfigurationID] = true
+	}
+	if len(configurations) != len(pairs) {
+		t.Errorf("configuration info has %d series, want one per (profile, configuration) pair: %d", len(configurations), len(pairs))
+	}
+	for key := range configurations {
+		if strings.HasSuffix(key, "|") {
+			t.Errorf("configuration %s has no name", key)
+		}
+	}
+}
+
+// TestEndToEndCollectAndLint lints the whole output for a tiny tenant.
+func TestEndToEndCollectAndLint(t *testing.T) {
+	_, c := startTenant(t, simulator.Options{Seed: 11, Devices: 20, Profiles: 2, ConfigurationsPerProfile: 3})
+	col := collector.NewCollector(refreshOnce(t, c, collector.ModeJSON))
+
+	problems, err := testutil.CollectAndLint(col)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
