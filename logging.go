@@ -27,18 +27,25 @@ func addLogFlags(app *kingpin.Application) *logConfig {
 	return cfg
 }
 
-// newLogger returns a go-kit logger writing to w with a UTC timestamp and the
-// caller, filtered to the configured level.
+// newLogger returns a go-kit logger writing to w, filtered to the configured
+// level. Its records carry a UTC timestamp and the caller.
 func (c *logConfig) newLogger(w io.Writer) log.Logger {
+	return log.With(c.filtered(w), "ts", log.TimestampFormat(utcNow, time.RFC3339Nano), "caller", log.DefaultCaller)
+}
+
+// filtered returns the plain, level-filtered go-kit logger writing to w.
+func (c *logConfig) filtered(w io.Writer) log.Logger {
 	var logger log.Logger
 	if c.format == "json" {
 		logger = log.NewJSONLogger(log.NewSyncWriter(w))
 	} else {
 		logger = log.NewLogfmtLogger(log.NewSyncWriter(w))
 	}
+	return level.NewFilter(logger, level.Allow(level.ParseDefault(c.level, level.InfoValue())))
+}
 
-	logger = level.NewFilter(logger, level.Allow(level.ParseDefault(c.level, level.InfoValue())))
-	return log.With(logger, "ts", log.TimestampFormat(time.Now().UTC, time.RFC3339Nano), "caller", log.DefaultCaller)
+func utcNow() time.Time {
+	return time.Now().UTC()
 }
 
 // slogLevel is the slog level matching the configured go-kit level, for the
@@ -51,8 +58,9 @@ func (c *logConfig) slogLevel() slog.Level {
 	return l
 }
 
-// slogLogger bridges logger for the libraries that take an slog logger, so that
-// all output keeps one format.
-func slogLogger(logger log.Logger, l slog.Level) *slog.Logger {
-	return slog.New(sloggokit.NewGoKitHandler(logger, l))
+// newSlogLogger returns an slog logger for the libraries that take one. It
+// writes through go-kit to w, so that all output keeps one format; the bridge
+// adds the time and caller itself.
+func (c *logConfig) newSlogLogger(w io.Writer) *slog.Logger {
+	return slog.New(sloggokit.NewGoKitHandler(c.filtered(w), c.slogLevel()))
 }

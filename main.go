@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	stdlog "log"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -19,8 +20,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -157,11 +158,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 
+	go refresher.Run(ctx)
 	if o.demo {
 		// The demo serves real numbers from its first scrape.
-		_ = refresher.Refresh(ctx)
+		waitReady(ctx, refresher, 30*time.Second)
 	}
-	go refresher.Run(ctx)
 
 	exporterRegistry.MustRegister(
 		collector.NewCollector(refresher),
@@ -172,7 +173,23 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		level.Error(logger).Log("msg", "could not build the landing page", "err", err)
 		return 1
 	}
-	return serve(ctx, handler, toolkitFlags, logger, logCfg)
+	return serve(ctx, handler, toolkitFlags, logger, logCfg.newSlogLogger(stderr))
+}
+
+// waitReady waits, at most for timeout, until r has loaded a snapshot.
+func waitReady(ctx context.Context, r *collector.Refresher, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !r.Ready() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // clientConfig resolves the cloud and its overrides, the credentials and the
@@ -329,7 +346,7 @@ func (o *options) routes(reg *prometheus.Registry, refresher *collector.Refreshe
 }
 
 // serve runs the web server until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, handler http.Handler, flags *web.FlagConfig, logger log.Logger, logCfg *logConfig) int {
+func serve(ctx context.Context, handler http.Handler, flags *web.FlagConfig, logger log.Logger, webLogger *slog.Logger) int {
 	server := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -338,7 +355,7 @@ func serve(ctx context.Context, handler http.Handler, flags *web.FlagConfig, log
 
 	done := make(chan error, 1)
 	go func() {
-		done <- web.ListenAndServe(server, flags, slogLogger(logger, logCfg.slogLevel()))
+		done <- web.ListenAndServe(server, flags, webLogger)
 	}()
 
 	select {

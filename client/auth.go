@@ -58,7 +58,7 @@ func (s *tokenSource) accessToken(ctx context.Context) (string, error) {
 	select {
 	case s.fetching <- struct{}{}:
 	case <-ctx.Done():
-		return "", fmt.Errorf("waiting for an access token: %w", context.Cause(ctx))
+		return "", fmt.Errorf("waiting for an access token: %w", contextError(ctx))
 	}
 	defer func() { <-s.fetching }()
 
@@ -144,8 +144,12 @@ func (s *tokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 
 	for retries := 0; ; retries++ {
 		token, temporary, err := s.request(ctx)
-		if err == nil {
+		switch {
+		case err == nil:
 			return token, nil
+		case ctx.Err() != nil:
+			// The caller gave up: not a failure of the token endpoint.
+			return nil, err
 		}
 		c.metrics.tokenFailures.Inc()
 
@@ -183,8 +187,9 @@ func (s *tokenSource) request(ctx context.Context) (*oauth2.Token, bool, error) 
 		rejected := newTokenError(retrieveErr, c.cfg.ClientSecret)
 		return nil, rejected.temporary(), fail(reasonAuth, rejected)
 	case ctx.Err() != nil:
-		return nil, false, fmt.Errorf("requesting an access token: %w", context.Cause(ctx))
+		return nil, false, fmt.Errorf("requesting an access token: %w", contextError(ctx))
 	case attemptCtx.Err() != nil:
+		// The request timeout ended this attempt only.
 		return nil, true, fmt.Errorf("requesting an access token: %w", context.Cause(attemptCtx))
 	case errors.As(err, &urlErr):
 		return nil, true, fail(reasonAuth, fmt.Errorf("requesting an access token: %w", redactError(err)))

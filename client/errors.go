@@ -73,6 +73,18 @@ func failf(reason, format string, args ...any) error {
 	return &failure{reason: reason, err: fmt.Errorf(format, args...)}
 }
 
+// contextError explains why ctx ended: its cause, which keeps context.Canceled or
+// context.DeadlineExceeded in its chain for Reason even when the cause is custom
+// (a signal, a refresh deadline with its own message).
+func contextError(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause == nil || errors.Is(cause, err) {
+		return cause
+	}
+
+	return fmt.Errorf("%w: %w", err, cause)
+}
+
 // hasReason reports whether err is already classified, so that wrapping it as a
 // decoding failure would hide what really went wrong.
 func hasReason(err error) bool {

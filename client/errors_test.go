@@ -10,6 +10,10 @@ import (
 func TestReason(t *testing.T) {
 	apiErr := &apiError{endpoint: EndpointAssessments, statusCode: 503, code: "ServiceUnavailable"}
 
+	expired, cancel := context.WithTimeoutCause(context.Background(), 0, errors.New("refresh took longer than 25m0s"))
+	defer cancel()
+	<-expired.Done()
+
 	tests := []struct {
 		name string
 		err  error
@@ -18,6 +22,7 @@ func TestReason(t *testing.T) {
 		{"no error", nil, ""},
 		{"canceled refresh", fmt.Errorf("page 3: %w", context.Canceled), "canceled"},
 		{"refresh deadline", fmt.Errorf("reading: %w", context.DeadlineExceeded), "timeout"},
+		{"refresh deadline with its own cause", fmt.Errorf("waiting to retry: %w", contextError(expired)), "timeout"},
 		{"classified and wrapped by the collector", fmt.Errorf("page through assessments: %w", fail(reasonHTTP, apiErr)), "http"},
 		{"throttled", fail(reasonThrottled, apiErr), "throttled"},
 		{"snapshot changed", fail(reasonExport, fmt.Errorf("x: %w", ErrSnapshotChanged)), "export"},

@@ -194,7 +194,7 @@ func (c *Client) downloadParts(ctx context.Context, urls []string, sink Sink) (S
 	workers.Wait()
 
 	if firstErr == nil && ctx.Err() != nil {
-		firstErr = fmt.Errorf("downloading the export: %w", context.Cause(ctx))
+		firstErr = fmt.Errorf("downloading the export: %w", contextError(ctx))
 	}
 
 	return total, expired, firstErr

@@ -310,7 +310,7 @@ func transportFailure(ctx context.Context, w *watchdog, endpoint Endpoint, err e
 	switch {
 	case ctx.Err() != nil:
 		// The caller gave up: retrying cannot help.
-		return &failedAttempt{err: fmt.Errorf("%s request: %w", endpoint, context.Cause(ctx))}
+		return &failedAttempt{err: fmt.Errorf("%s request: %w", endpoint, contextError(ctx))}
 	case w.expired() != nil:
 		return &failedAttempt{err: fmt.Errorf("%s request: %w", endpoint, w.expired()), retry: true}
 	case errors.Is(err, errRedirectRefused), errors.As(err, &certErr):
@@ -476,8 +476,8 @@ func (b *responseBody) failure(err error) error {
 	if stalled := b.watchdog.expired(); stalled != nil {
 		return fmt.Errorf("reading the %s answer: %w: %w", b.endpoint, errTransferBroken, stalled)
 	}
-	if cause := context.Cause(b.ctx); cause != nil {
-		return fmt.Errorf("reading the %s answer: %w", b.endpoint, cause)
+	if b.ctx.Err() != nil {
+		return fmt.Errorf("reading the %s answer: %w", b.endpoint, contextError(b.ctx))
 	}
 
 	return fail(reasonHTTP, fmt.Errorf("reading the %s answer: %w: %w", b.endpoint, errTransferBroken, redactError(err)))

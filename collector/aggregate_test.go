@@ -82,15 +82,15 @@ func TestAggregatorCountsRecordsAndRollsUpDevices(t *testing.T) {
 		t.Errorf("records = %d, want 6", snap.Records)
 	}
 	assertSeries(t, "mde_baseline_devices", snap.Devices, map[string]float64{
-		win11 + "|1.1.1|Servers|Windows11|compliant":        2,
-		win11 + "|1.1.2|Servers|Windows11|non_compliant":    1,
-		win11 + "|1.1.2|Servers|Windows11|not_applicable":   1,
+		win11 + "|1.1.1|Servers|Windows11|compliant":       2,
+		win11 + "|1.1.2|Servers|Windows11|non_compliant":   1,
+		win11 + "|1.1.2|Servers|Windows11|not_applicable":  1,
 		win11 + "|1.1.1|Unassigned|Unknown|not_applicable": 1,
 		win11 + "|1.1.2|Unassigned|Unknown|not_applicable": 1,
 	})
 	assertSeries(t, "mde_baseline_profile_devices", snap.ProfileDevices, map[string]float64{
-		win11 + "|Servers|Windows11|non_compliant":     1,
-		win11 + "|Servers|Windows11|compliant":         1,
+		win11 + "|Servers|Windows11|non_compliant":   1,
+		win11 + "|Servers|Windows11|compliant":       1,
 		win11 + "|Unassigned|Unknown|not_applicable": 1,
 	})
 }

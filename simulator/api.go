@@ -12,7 +12,8 @@ import (
 )
 
 // The Defender API answers OData JSON.
-const odataContentType = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
+const odataContentType = "application/json; odata.metadata=minimal; odata.streaming=true; " +
+	"IEEE754Compatible=false; charset=utf-8"
 
 // apiRoutes maps lower-case paths to endpoints. The service matches paths
 // case-insensitively: its docs spell the same path two ways.
@@ -52,12 +53,13 @@ func (t *Tenant) serveEndpoint(endpoint string, w http.ResponseWriter, r *http.R
 	now := st.opts.Now().UTC()
 
 	if r.Method != http.MethodGet {
-		writeAPIError(w, http.StatusMethodNotAllowed, "BadRequest", "The requested resource does not support http method '"+r.Method+"'.")
+		writeAPIError(w, http.StatusMethodNotAllowed, "BadRequest",
+			"The requested resource does not support http method '"+r.Method+"'.")
 		return
 	}
 	if status, code, text := t.authorize(r, now); status != 0 {
 		if status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"`)
+			w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"`)
 		}
 		writeAPIError(w, status, code, text)
 		return
@@ -108,7 +110,8 @@ func (t *Tenant) authorize(r *http.Request, now time.Time) (status int, code, te
 			return 0, "", ""
 		}
 	}
-	return http.StatusForbidden, "Forbidden", "The application does not have any of the required application permissions (" + roleBaselines + ") to access the resource."
+	return http.StatusForbidden, "Forbidden",
+		"The application does not have any of the required application permissions (" + roleBaselines + ") to access the resource."
 }
 
 // lowerQuery parses a query string with its names in lower case, since the
@@ -141,7 +144,8 @@ func (t *Tenant) serveExport(w http.ResponseWriter, st *state, query map[string]
 	if v, ok := query["sasvalidhours"]; ok {
 		hours, err := strconv.Atoi(v)
 		if err != nil || hours < 1 || hours > maxSASValidHours {
-			writeAPIError(w, http.StatusBadRequest, "InvalidInput", "sasValidHours must be a whole number of hours from 1 to 6, not '"+v+"'.")
+			writeAPIError(w, http.StatusBadRequest, "InvalidInput",
+				"sasValidHours must be a whole number of hours from 1 to 6, not '"+v+"'.")
 			return
 		}
 		validity = time.Duration(hours) * time.Hour

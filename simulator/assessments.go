@@ -163,7 +163,8 @@ func (s *snapshot) parseSkipToken(v string) (position, error) {
 // decodeBase64 accepts the token with or without padding, in either alphabet.
 func decodeBase64(v string) ([]byte, error) {
 	var err error
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+	encodings := []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding}
+	for _, enc := range encodings {
 		var b []byte
 		if b, err = enc.DecodeString(v); err == nil {
 			return b, nil

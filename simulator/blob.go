@@ -17,6 +17,9 @@ const (
 	storageAccount = "tvmexportexternalstgeus"
 	sasVersion     = "2019-12-12"
 	sasTimeLayout  = "2006-01-02T15:04:05Z"
+
+	authFailedMessage = "Server failed to authenticate the request. " +
+		"Make sure the value of Authorization header is formed correctly including the signature."
 )
 
 // sasURL is the download URL of part i of snapshot s, valid from now for validity.
@@ -36,7 +39,10 @@ func (t *Tenant) sasURL(s *snapshot, i int, now time.Time, validity time.Duratio
 
 // stringToSign is the service SAS string to sign of version 2019-12-12.
 func stringToSign(path, sp, st, se, sv, sr string) string {
-	return strings.Join([]string{sp, st, se, "/blob/" + storageAccount + path, "", "", "", sv, sr, "", "", "", "", "", ""}, "\n")
+	resource := "/blob/" + storageAccount + path
+	// The empty fields are the identifier, IP range, protocol, snapshot time
+	// and the five response header overrides, none of which the export uses.
+	return strings.Join([]string{sp, st, se, resource, "", "", "", sv, sr, "", "", "", "", "", ""}, "\n")
 }
 
 func signSAS(key []byte, s string) string {
@@ -55,7 +61,8 @@ func (t *Tenant) serveExportFile(w http.ResponseWriter, r *http.Request) {
 	now := t.state.Load().opts.Now().UTC()
 
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		writeStorageError(w, http.StatusMethodNotAllowed, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.", "", now)
+		writeStorageError(w, http.StatusMethodNotAllowed, "UnsupportedHttpVerb",
+			"The resource doesn't support specified Http Verb.", "", now)
 		return
 	}
 	if r.Header.Get("Authorization") != "" {
@@ -70,9 +77,7 @@ func (t *Tenant) serveExportFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if detail := t.checkSAS(r.URL.Path, query, now); detail != "" {
-		writeStorageError(w, http.StatusForbidden, "AuthenticationFailed",
-			"Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.",
-			detail, now)
+		writeStorageError(w, http.StatusForbidden, "AuthenticationFailed", authFailedMessage, detail, now)
 		return
 	}
 

@@ -183,7 +183,8 @@ func Throttle(endpoint string, retryAfter time.Duration, hourly bool) Fault {
 	if hourly {
 		limit = rateLimits[endpoint].perHour
 	}
-	return Fault{Endpoint: endpoint, Status: http.StatusTooManyRequests, Header: header, Body: marshal(throttleBody("429", limit, hourly))}
+	body := marshal(throttleBody("429", limit, hourly))
+	return Fault{Endpoint: endpoint, Status: http.StatusTooManyRequests, Header: header, Body: body}
 }
 
 // ServerError returns a fault that answers 500 in the endpoint host's shape:
@@ -197,7 +198,8 @@ func ServerError(endpoint string) Fault {
 		f.Body = marshal(newAADError(now, "server_error", 90033, "A transient error has occurred. Please try again."))
 	case EndpointExportFile:
 		f.Header = http.Header{"X-Ms-Error-Code": {"InternalError"}, "Content-Type": {"application/xml"}}
-		f.Body = storageErrorBody("InternalError", "Server encountered an internal error. Please try again after some time.", "", now)
+		f.Body = storageErrorBody("InternalError",
+			"Server encountered an internal error. Please try again after some time.", "", now)
 	default:
 		f.Body = marshal(apiError{Error: apiErrorDetail{
 			Code: "InternalServerError", Message: "An unexpected error occurred, please try again later.", Target: newRequestID(),
@@ -217,9 +219,7 @@ func SASExpired() Fault {
 		Endpoint: EndpointExportFile,
 		Status:   http.StatusForbidden,
 		Header:   http.Header{"X-Ms-Error-Code": {"AuthenticationFailed"}, "Content-Type": {"application/xml"}},
-		Body: storageErrorBody("AuthenticationFailed",
-			"Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.",
-			detail, now),
+		Body:     storageErrorBody("AuthenticationFailed", authFailedMessage, detail, now),
 	}
 }
 

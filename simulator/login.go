@@ -54,46 +54,72 @@ func parseTokenPath(path string) (tenant string, v1, ok bool) {
 	return "", false, false
 }
 
+// aadFailure is a refused token request: status, error, AADSTS number and text.
+type aadFailure struct {
+	status int
+	code   string
+	number int
+	text   string
+}
+
+func badRequest(code string, number int, text string) *aadFailure {
+	return &aadFailure{status: http.StatusBadRequest, code: code, number: number, text: text}
+}
+
+func invalidClient(number int, text string) *aadFailure {
+	return &aadFailure{status: http.StatusUnauthorized, code: "invalid_client", number: number, text: text}
+}
+
+func missingParameter(name string) *aadFailure {
+	return badRequest("invalid_request", 900144, "The request body must contain the following parameter: '"+name+"'.")
+}
+
+// Parts of Entra ID's longer error texts.
+const (
+	notInstalled = "This can happen if the application has not been installed by the administrator of the tenant " +
+		"or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+	secretHint = "Ensure the secret being sent in the request is the client secret value, not the client secret ID, " +
+		"for a secret added to app '"
+	defaultHint = "Client credential flows must have a scope value with /.default suffixed to the resource identifier " +
+		"(application ID URI)."
+)
+
 // serveToken checks a client-credentials request in the order Entra ID does and
 // answers a token or an AADSTS error.
 func (t *Tenant) serveToken(w http.ResponseWriter, r *http.Request, tenant string, v1 bool) {
-	st := t.state.Load()
-	opts := st.opts
+	opts := t.state.Load().opts
 	now := opts.Now().UTC()
 
-	if r.Method != http.MethodPost {
-		writeAADError(w, now, http.StatusBadRequest, "invalid_request", 900561,
-			"The endpoint only accepts POST, OPTIONS requests. Received a "+r.Method+" request.")
+	resource, failure := checkTokenRequest(r, opts, tenant, v1)
+	if failure != nil {
+		writeAADError(w, now, failure.status, failure.code, failure.number, failure.text)
 		return
 	}
-	if !strings.EqualFold(tenant, opts.TenantID) {
-		writeAADError(w, now, http.StatusBadRequest, "invalid_request", 90002,
-			"Tenant '"+tenant+"' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		writeAADError(w, now, http.StatusBadRequest, "invalid_request", 900144,
-			"The request body must contain the following parameter: 'grant_type'.")
-		return
-	}
-
-	if status, code, number, text := checkClient(r, opts); status != 0 {
-		writeAADError(w, now, status, code, number, text)
-		return
-	}
-	resource, status, code, number, text := requestedResource(r.PostForm, v1, opts.TenantID)
-	if status != 0 {
-		writeAADError(w, now, status, code, number, text)
-		return
-	}
-
 	token := t.issueToken(opts, resource, now)
 	writeTokenResponse(w, v1, token, resource, opts.TokenLifetime, now)
 }
 
+// checkTokenRequest returns the resource a valid request asks a token for.
+func checkTokenRequest(r *http.Request, opts Options, tenant string, v1 bool) (string, *aadFailure) {
+	switch {
+	case r.Method != http.MethodPost:
+		return "", badRequest("invalid_request", 900561, "The endpoint only accepts POST, OPTIONS requests. Received a "+r.Method+" request.")
+	case !strings.EqualFold(tenant, opts.TenantID):
+		return "", badRequest("invalid_request", 90002, "Tenant '"+tenant+
+			"' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")
+	case r.ParseForm() != nil:
+		return "", missingParameter("grant_type")
+	}
+
+	if failure := checkClient(r, opts); failure != nil {
+		return "", failure
+	}
+	return requestedResource(r.PostForm, v1, opts.TenantID)
+}
+
 // checkClient checks the grant type and the client's credentials, sent in the
 // body or with HTTP Basic authentication.
-func checkClient(r *http.Request, opts Options) (status int, code string, number int, text string) {
+func checkClient(r *http.Request, opts Options) *aadFailure {
 	form := r.PostForm
 	clientID, secret := form.Get("client_id"), form.Get("client_secret")
 	if user, pass, ok := r.BasicAuth(); ok {
@@ -103,54 +129,48 @@ func checkClient(r *http.Request, opts Options) (status int, code string, number
 
 	switch grant := form.Get("grant_type"); {
 	case grant == "":
-		return http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'."
+		return missingParameter("grant_type")
 	case grant != "client_credentials":
-		return http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '" + grant + "'."
+		return badRequest("unsupported_grant_type", 70003, "The app requested an unsupported grant type '"+grant+"'.")
 	case clientID == "":
-		return http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'."
+		return missingParameter("client_id")
 	case !strings.EqualFold(clientID, opts.ClientID):
-		return http.StatusBadRequest, "unauthorized_client", 700016, "Application with identifier '" + clientID +
-			"' was not found in the directory '" + opts.TenantID + "'. This can happen if the application has not been installed " +
-			"by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+		return badRequest("unauthorized_client", 700016, "Application with identifier '"+clientID+
+			"' was not found in the directory '"+opts.TenantID+"'. "+notInstalled)
 	case secret == "":
-		return http.StatusUnauthorized, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type."
+		return invalidClient(7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
 	case secret != opts.ClientSecret:
-		return http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request " +
-			"is the client secret value, not the client secret ID, for a secret added to app '" + opts.ClientID + "'."
+		return invalidClient(7000215, "Invalid client secret provided. "+secretHint+opts.ClientID+"'.")
 	}
-	return 0, "", 0, ""
+	return nil
 }
 
 // requestedResource returns the resource a v2 scope or a v1 resource names. A
 // regional API host is not a resource: asking for it fails with AADSTS500011.
-func requestedResource(form url.Values, v1 bool, tenant string) (resource string, status int, code string, number int, text string) {
-	if v1 {
-		resource = strings.TrimSuffix(form.Get("resource"), "/")
-		if resource == "" {
-			return "", http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'resource'."
-		}
-	} else {
+func requestedResource(form url.Values, v1 bool, tenant string) (string, *aadFailure) {
+	resource := strings.TrimSuffix(form.Get("resource"), "/")
+	if !v1 {
 		scope := strings.TrimSpace(form.Get("scope"))
 		var ok bool
 		switch resource, ok = strings.CutSuffix(scope, "/.default"); {
 		case scope == "":
-			return "", http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'."
+			return "", missingParameter("scope")
 		case !ok || strings.ContainsAny(scope, " ,"):
-			return "", http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope " + scope +
-				" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+			return "", badRequest("invalid_scope", 1002012, "The provided value for scope "+scope+" is not valid. "+defaultHint)
 		}
 	}
 
-	if knownResources[resource] {
-		return resource, 0, "", 0, ""
+	switch u, err := url.Parse(resource); {
+	case knownResources[resource]:
+		return resource, nil
+	case resource == "":
+		return "", missingParameter("resource")
+	case err != nil || u.Scheme == "" || u.Host == "":
+		return "", badRequest("invalid_scope", 70011,
+			"The provided value for the input parameter 'scope' is not valid. The scope "+resource+" is not valid.")
 	}
-	if u, err := url.Parse(resource); err != nil || u.Scheme == "" || u.Host == "" {
-		return "", http.StatusBadRequest, "invalid_scope", 70011, "The provided request must include a 'scope' input parameter. " +
-			"The provided value for the input parameter 'scope' is not valid."
-	}
-	return "", http.StatusBadRequest, "invalid_resource", 500011, "The resource principal named " + resource +
-		" was not found in the tenant named " + tenant + ". This can happen if the application has not been installed by the " +
-		"administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+	return "", badRequest("invalid_resource", 500011, "The resource principal named "+resource+
+		" was not found in the tenant named "+tenant+". "+notInstalled)
 }
 
 // claims are the access token claims the simulator writes and checks.

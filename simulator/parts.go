@@ -2,12 +2,86 @@ package simulator
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 )
+
+// part is one export file: a run of one group's records.
+type part struct {
+	group  int
+	first  int     // offset of its first record in the group
+	count  int     // 0 for the empty blobs
+	perm   []int32 // line order when shuffled
+	number int
+	suffix string // blob path below the snapshot's time path
+	gz     []byte
+}
+
+// layoutParts cuts every group's records into parts of at most PartRecords,
+// after the empty blobs, and names their files.
+func (g *generation) layoutParts() {
+	for i := range g.opts.EmptyParts {
+		if len(g.groups) > 0 {
+			g.parts = append(g.parts, part{group: i % len(g.groups)})
+		}
+	}
+
+	for gi := range g.groups {
+		gr := &g.groups[gi]
+		gr.starts = make([]int, 0, len(gr.devices)+1)
+		total := 0
+		for _, d := range gr.devices {
+			gr.starts = append(gr.starts, total)
+			total += len(g.platformProfiles[g.devices[d].platform]) * g.opts.ConfigurationsPerProfile
+		}
+		gr.starts = append(gr.starts, total)
+		g.records += total
+
+		for first := 0; first < total; first += g.opts.PartRecords {
+			g.parts = append(g.parts, part{group: gi, first: first, count: min(g.opts.PartRecords, total-first)})
+		}
+	}
+
+	for i := range g.parts {
+		p := &g.parts[i]
+		p.number = i
+		p.suffix = "BaselineAssessmentExport/json/OrgId=" + g.orgID + "/_RbacGroupId=" + g.groups[p.group].id +
+			"/part-" + pad5(i) + "-" + g.jobID + ".c000.json.gz"
+		if g.opts.Shuffle && p.count > 1 {
+			p.perm = permutation(p.count, rand.New(rand.NewPCG(g.key, streamShuffle<<32|uint64(i))))
+		}
+	}
+}
+
+func permutation(n int, r *rand.Rand) []int32 {
+	perm := make([]int32, n)
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	r.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+	return perm
+}
+
+// locate returns the record on line n of part p.
+func (g *generation) locate(p *part, n int) ref {
+	if p.perm != nil {
+		n = int(p.perm[n])
+	}
+	off := p.first + n
+	gr := &g.groups[p.group]
+	k := sort.Search(len(gr.devices), func(i int) bool { return gr.starts[i+1] > off })
+	d := gr.devices[k]
+	rem := off - gr.starts[k]
+
+	perProfile := g.opts.ConfigurationsPerProfile
+	prof := g.platformProfiles[g.devices[d].platform][rem/perProfile]
+	return ref{device: d, profile: prof, config: g.profileConfigs[prof][rem%perProfile]}
+}
 
 // compressionLevel is gzip's default. With klauspost's encoder it costs little
 // more time than the fastest level and keeps a large tenant's files a fifth

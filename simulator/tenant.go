@@ -18,6 +18,11 @@ import (
 // scopeMDE is the scope the documentation's samples ask tokens for.
 const scopeMDE = resourceMDE + "/.default"
 
+// endpoints are all the endpoint names.
+var endpoints = []string{
+	EndpointToken, EndpointAssessments, EndpointExport, EndpointExportFile, EndpointProfiles, EndpointConfigurations,
+}
+
 // maxSnapshots is how many snapshots keep their files downloadable: the current
 // one, and the one a slow download may still be reading.
 const maxSnapshots = 2
@@ -69,7 +74,7 @@ func Start(opts Options) (*Tenant, error) {
 		sasKeys:  [][]byte{secretKey(opts.Seed, streamSAS, 0)},
 		requests: make(map[string]*atomic.Int64),
 	}
-	for _, e := range []string{EndpointToken, EndpointAssessments, EndpointExport, EndpointExportFile, EndpointProfiles, EndpointConfigurations} {
+	for _, e := range endpoints {
 		t.requests[e] = new(atomic.Int64)
 	}
 	t.publish(opts, newGeneration(opts, dataTime(opts)))

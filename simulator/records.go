@@ -1,0 +1,160 @@
+package simulator
+
+import "strings"
+
+// ref names one record: a device, a profile and a configuration.
+type ref struct {
+	device, profile, config int32
+}
+
+// recordShape is the odd shape of one record, if any.
+type recordShape int
+
+const (
+	recordNormal recordShape = iota
+	recordNullSource
+	recordNullCurrentValue
+	recordNoCollectionTime
+	recordExtraKey
+	recordStringNumbers
+	// The shapes below only occur on records that are not applicable.
+	recordNoCompliantKey
+	recordCompliantNotApplicable
+	recordShapes
+)
+
+// applicableShapes is the number of shapes, from recordNullSource on, that any
+// record may take.
+const applicableShapes = int(recordNoCompliantKey) - 1
+
+// facts are what the generator decided for one record.
+type facts struct {
+	applicable bool
+	compliant  bool // meaningful only when applicable
+	exempt     bool
+	shape      recordShape
+}
+
+// Status values, as the exporter's status label.
+const (
+	statusCompliant     = "compliant"
+	statusNonCompliant  = "non_compliant"
+	statusNotApplicable = "not_applicable"
+)
+
+// status is 0 for compliant, 1 for non-compliant and 2 for not applicable.
+func (f facts) status() int {
+	switch {
+	case !f.applicable:
+		return 2
+	case f.compliant:
+		return 0
+	}
+	return 1
+}
+
+var statusNames = [3]string{statusCompliant, statusNonCompliant, statusNotApplicable}
+
+// facts draws the record r. It is a pure function of the seed and r, so the
+// files, the JSON pages and the expected counts agree without sharing state.
+func (g *generation) facts(r ref) facts {
+	h := mix(g.key, streamRecord<<48|uint64(r.device), uint64(r.profile)<<32|uint64(r.config))
+	var f facts
+	f.applicable = unit(h) >= g.opts.NotApplicableShare
+
+	h = mix64(h + golden)
+	f.compliant = f.applicable && unit(h) >= g.ncProb[r.config]
+	f.exempt = f.applicable && h&0x1ff == 0
+
+	h = mix64(h + golden)
+	if unit(h) < g.opts.OddShare {
+		n := uint64(applicableShapes)
+		if !f.applicable {
+			n = uint64(recordShapes) - 1
+		}
+		f.shape = recordShape(1 + (h&0xffff)%n)
+	}
+	return f
+}
+
+// count computes the expected aggregates by walking the generator, never the
+// encoded records.
+func (g *generation) count() {
+	nc := len(g.configurations)
+	ng := len(g.groups)
+	perRecord := make([]int, len(g.profiles)*nc*ng*3)
+	perDevice := make([]int, len(g.profiles)*ng*3)
+
+	for di := range g.devices {
+		d := &g.devices[di]
+		for _, p := range g.platformProfiles[d.platform] {
+			if len(g.profileConfigs[p]) == 0 {
+				continue // no records, so no rollup either
+			}
+			rollup := 2
+			for _, c := range g.profileConfigs[p] {
+				s := g.facts(ref{device: int32(di), profile: p, config: c}).status()
+				perRecord[((int(p)*nc+int(c))*ng+d.group)*3+s]++
+				if s == 1 || (s == 0 && rollup == 2) {
+					rollup = s
+				}
+			}
+			perDevice[(int(p)*ng+d.group)*3+rollup]++
+		}
+	}
+
+	g.expected = Expected{
+		Records:        g.records,
+		Devices:        make(map[SeriesKey]int),
+		ProfileDevices: make(map[ProfileSeriesKey]int),
+	}
+	g.fillDevices(perRecord)
+	g.fillProfileDevices(perDevice)
+}
+
+func (g *generation) fillDevices(counts []int) {
+	nc := len(g.configurations)
+	ng := len(g.groups)
+	for i, n := range counts {
+		if n == 0 {
+			continue
+		}
+		s, gi, c, p := i%3, i/3%ng, i/3/ng%nc, i/3/ng/nc
+		key := SeriesKey{
+			ProfileID:       g.profiles[p].ID,
+			ConfigurationID: g.configurations[c].ID,
+			RbacGroup:       labelOr(g.groups[gi].name, "Unassigned"),
+			OSPlatform:      labelOr(g.profiles[p].OSPlatform, "Unknown"),
+			Status:          statusNames[s],
+		}
+		g.expected.Devices[key] += n
+	}
+}
+
+func (g *generation) fillProfileDevices(counts []int) {
+	ng := len(g.groups)
+	for i, n := range counts {
+		if n == 0 {
+			continue
+		}
+		s, gi, p := i%3, i/3%ng, i/3/ng
+		key := ProfileSeriesKey{
+			ProfileID:  g.profiles[p].ID,
+			RbacGroup:  labelOr(g.groups[gi].name, "Unassigned"),
+			OSPlatform: labelOr(g.profiles[p].OSPlatform, "Unknown"),
+			Status:     statusNames[s],
+		}
+		g.expected.ProfileDevices[key] += n
+		g.profiles[p].TotalDevices += n
+		if s == 0 {
+			g.profiles[p].PassedDevices += n
+		}
+	}
+}
+
+func labelOr(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
+}
