@@ -207,7 +207,7 @@ func (o *options) clientConfig(logger log.Logger) (client.Config, func(), error)
 		PageSize:        o.pageSize,
 		SASValidHours:   o.sasValidHours,
 		RequestTimeout:  o.requestTimeout,
-		MaxRetries:      o.maxRetries,
+		MaxRetries:      retries(o.maxRetries),
 		AllowHTTP:       o.allowHTTP,
 		DownloadWorkers: o.workers,
 		Limits:          limits,
@@ -284,6 +284,15 @@ func parseRateLimits(values []string) (map[client.Endpoint]client.Limit, error) 
 		limits[client.Endpoint(name)] = client.Limit{PerMinute: perMinute, PerHour: perHour}
 	}
 	return limits, nil
+}
+
+// retries maps the --mde.max-retries flag, where 0 means none, to the client's
+// setting, where 0 means the default.
+func retries(flag int) int {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }
 
 func firstNonEmpty(values ...string) string {

@@ -115,7 +115,7 @@ func TestReferenceNullsAreEmpty(t *testing.T) {
 	if got.DeviceName != "" || got.RbacGroupID != "" || got.RbacGroupName != "" {
 		t.Errorf("strings = %q %q %q, want all empty", got.DeviceName, got.RbacGroupID, got.RbacGroupName)
 	}
-	if got.IsCompliant || !got.DataCollectionTimeOffset.IsZero() {
+	if bool(got.IsCompliant) || !got.DataCollectionTimeOffset.IsZero() {
 		t.Errorf("IsCompliant = %v, DataCollectionTimeOffset = %v; want false and unknown", got.IsCompliant, got.DataCollectionTimeOffset)
 	}
 }

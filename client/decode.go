@@ -68,12 +68,16 @@ type AssessmentDecoder struct {
 // with U+FFFD, exactly as encoding/json does.
 //
 // The slices in a alias data or the decoder's scratch buffer: they are valid until the
-// next call to Decode. Malformed input gives a *SyntaxError; a record without
-// deviceId, profileId or configurationId gives an error wrapping ErrMissingKey.
+// next call to Decode, and data must not change meanwhile. Malformed input gives a
+// *SyntaxError. A record without deviceId, profileId or configurationId gives an
+// error wrapping ErrMissingKey, with the keys it did have in a.
 func (d *AssessmentDecoder) Decode(data []byte, a *Assessment) error {
-	i := skipSpace(data, len(data)-len(bytes.TrimPrefix(data, utf8BOM)))
+	start := 0
+	if bytes.HasPrefix(data, utf8BOM) {
+		start = len(utf8BOM)
+	}
 
-	end, err := d.decodeRecord(data, i, a)
+	end, err := d.decodeRecord(data, skipSpace(data, start), a)
 	if errors.Is(err, errUnexpectedEnd) {
 		return endOfInput(len(data))
 	}

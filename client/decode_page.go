@@ -98,6 +98,7 @@ const (
 	memberNextLink
 )
 
+// readEnvelope reads the page object and what follows it.
 func (p *pageReader) readEnvelope(part PartSink, stats *PageStats) error {
 	if err := p.skipBOM(); err != nil {
 		return err
@@ -107,34 +108,22 @@ func (p *pageReader) readEnvelope(part PartSink, stats *PageStats) error {
 		return err
 	}
 
-	c, err := p.peek()
+	empty, err := p.consume('}')
 	if err != nil {
 		return err
 	}
-	if c == '}' {
-		p.pos++
-		return p.expectEnd()
-	}
 
-	for {
+	for more := !empty; more; {
 		if err := p.readMember(part, stats); err != nil {
 			return err
 		}
 
-		c, err := p.peek()
-		if err != nil {
+		if more, err = p.more('}', "after a page member"); err != nil {
 			return err
 		}
-		p.pos++
-
-		switch c {
-		case ',':
-		case '}':
-			return p.expectEnd()
-		default:
-			return p.invalidChar(p.pos-1, "after a page member")
-		}
 	}
+
+	return p.expectEnd()
 }
 
 // readMember reads one "key": value member of the envelope.
@@ -237,37 +226,27 @@ func (p *pageReader) readRecords(part PartSink, stats *PageStats) error {
 			return expectLiteral(data, i, "null")
 		})
 	}
-	if c != '[' {
-		return p.invalidChar(p.pos, `looking for the start of the "value" array`)
-	}
-	p.pos++
 
-	if c, err = p.peek(); err != nil {
+	if err := p.expect('[', `looking for the start of the "value" array`); err != nil {
 		return err
 	}
-	if c == ']' {
-		p.pos++
-		return nil
+
+	empty, err := p.consume(']')
+	if err != nil {
+		return err
 	}
 
-	for {
+	for more := !empty; more; {
 		if err := p.readRecord(part, stats); err != nil {
 			return fmt.Errorf("record %d: %w", stats.Records+stats.Skipped+1, err)
 		}
 
-		if c, err = p.peek(); err != nil {
+		if more, err = p.more(']', `after an element of "value"`); err != nil {
 			return err
 		}
-		p.pos++
-
-		switch c {
-		case ',':
-		case ']':
-			return nil
-		default:
-			return p.invalidChar(p.pos-1, `after an element of "value"`)
-		}
 	}
+
+	return nil
 }
 
 // readRecord decodes one element in place in the window and hands it to part.
@@ -292,16 +271,44 @@ func (p *pageReader) readRecord(part PartSink, stats *PageStats) error {
 
 // expect consumes optional whitespace and the byte c.
 func (p *pageReader) expect(c byte, context string) error {
-	got, err := p.peek()
-	if err != nil {
-		return err
+	found, err := p.consume(c)
+	if err == nil && !found {
+		err = p.invalidChar(p.pos, context)
 	}
-	if got != c {
-		return p.invalidChar(p.pos, context)
+
+	return err
+}
+
+// consume consumes optional whitespace, and c if it comes next. It reports whether
+// c was there.
+func (p *pageReader) consume(c byte) (bool, error) {
+	next, err := p.peek()
+	if err != nil || next != c {
+		return false, err
 	}
 	p.pos++
 
-	return nil
+	return true, nil
+}
+
+// more consumes what follows a member or an element: a comma, with more to come,
+// or the closing bracket or brace.
+func (p *pageReader) more(closing byte, context string) (bool, error) {
+	next, err := p.peek()
+	if err != nil {
+		return false, err
+	}
+
+	switch next {
+	case ',':
+		p.pos++
+		return true, nil
+	case closing:
+		p.pos++
+		return false, nil
+	default:
+		return false, p.invalidChar(p.pos, context)
+	}
 }
 
 // peek consumes whitespace and returns the next byte without consuming it.

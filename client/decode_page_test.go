@@ -354,9 +354,10 @@ func decodePageBounded(t *testing.T, r io.Reader, window int) ([]record, PageSta
 	if limit := max(window, 2*fuzzMaxRecord); cap(p.buf) > limit {
 		t.Fatalf("window grew to %d bytes, limit %d", cap(p.buf), limit)
 	}
-	// Unescaping at most triples a token (an invalid byte becomes U+FFFD); append
-	// may double the capacity once more.
-	if limit := 6 * fuzzMaxRecord; cap(p.dec.scratch) > limit {
+	// The scratch space holds the unescaped strings of one token, which fits in the
+	// window. Unescaping at most triples it (an invalid byte becomes U+FFFD), and
+	// append may double the capacity once more.
+	if limit := 6 * max(window, 2*fuzzMaxRecord); cap(p.dec.scratch) > limit {
 		t.Fatalf("scratch space grew to %d bytes, limit %d", cap(p.dec.scratch), limit)
 	}
 

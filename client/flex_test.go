@@ -210,7 +210,7 @@ func TestFlexTypesLetTheLastDuplicateKeyWin(t *testing.T) {
 	if err := json.Unmarshal([]byte(input), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Name != "" || got.Values != nil || got.Flag || !got.When.IsZero() {
+	if got.Name != "" || got.Values != nil || bool(got.Flag) || !got.When.IsZero() {
 		t.Errorf("after null duplicates: %+v, want all zero", got)
 	}
 }

@@ -250,6 +250,7 @@ type configurationDTO struct {
 // The documented $top limit of the profile and configuration lists.
 const maxListTop = 10_000
 
+// serveProfiles lists the baseline profiles, windowed by $skip and $top.
 func (t *Tenant) serveProfiles(w http.ResponseWriter, st *state, query map[string]string) {
 	profiles := st.snap.gen.profiles
 	from, to, ok := listWindow(w, query, len(profiles))
@@ -266,6 +267,8 @@ func (t *Tenant) serveProfiles(w http.ResponseWriter, st *state, query map[strin
 	})
 }
 
+// serveConfigurations lists the configurations of the profiles, each once,
+// windowed by $skip and $top.
 func (t *Tenant) serveConfigurations(w http.ResponseWriter, st *state, query map[string]string) {
 	configurations := st.snap.gen.configurations
 	from, to, ok := listWindow(w, query, len(configurations))

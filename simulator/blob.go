@@ -57,6 +57,8 @@ func (t *Tenant) serveBlob(w http.ResponseWriter, r *http.Request) {
 	t.handle(EndpointExportFile, t.serveExportFile, w, r)
 }
 
+// serveExportFile checks a download request the way Azure Storage does, in
+// order: method, stray credentials, SAS presence, signature and time, blob.
 func (t *Tenant) serveExportFile(w http.ResponseWriter, r *http.Request) {
 	now := t.state.Load().opts.Now().UTC()
 

@@ -167,8 +167,8 @@ func (g *generation) deviceName(i int, d device) string {
 	} else if _, r, ok := strings.Cut(name, "-"); ok {
 		region = strings.ToLower(r)
 	}
-	n := strconv.Itoa(i)
-	host := kind + "-" + region + "-" + strings.Repeat("0", max(5-len(n), 0)) + n
+	n := pad5(i)
+	host := kind + "-" + region + "-" + n
 
 	switch d.odd {
 	case deviceNullName:

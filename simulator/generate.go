@@ -18,7 +18,6 @@ type generation struct {
 	jobID   string // the Spark job id in every part file name
 
 	profiles         []Profile
-	profilePlatform  []int     // per profile, index into platforms
 	profileConfigs   [][]int32 // per profile, indices into configurations
 	platformProfiles [][]int32 // per platform, the profiles that target it
 	configurations   []Configuration
@@ -34,9 +33,17 @@ type generation struct {
 	expected Expected
 }
 
-// newGeneration generates the tenant described by opts. created is the time its
-// data was collected by.
+// newGeneration generates the tenant described by opts and compresses its
+// export files. created is the time its data was collected by.
 func newGeneration(opts Options, created time.Time) *generation {
+	g := planGeneration(opts, created)
+	g.buildParts()
+	return g
+}
+
+// planGeneration generates the tenant described by opts, all but the bytes of
+// its export files.
+func planGeneration(opts Options, created time.Time) *generation {
 	g := &generation{
 		opts:    opts,
 		key:     mix64(uint64(opts.Seed) ^ 0x6d64655f73696d75),
@@ -49,7 +56,6 @@ func newGeneration(opts Options, created time.Time) *generation {
 	g.addProfiles(ids)
 	g.addDevices()
 	g.layoutParts()
-	g.buildParts()
 	g.count()
 	return g
 }
@@ -80,8 +86,11 @@ func (g *generation) addProfiles(ids *rand.Rand) {
 			CreatedBy:              "secops-admin@contoso.onmicrosoft.com",
 		}
 		if round > 0 {
-			p.Name += " (Level 2, " + strconv.Itoa(round) + ")"
+			p.Name += " - Level 2"
 			p.ComplianceLevel = strings.Replace(p.ComplianceLevel, "Level 1", "Level 2", 1)
+		}
+		if round > 1 {
+			p.Name += " #" + strconv.Itoa(round)
 		}
 		g.stampProfile(&p, i)
 
@@ -101,7 +110,6 @@ func (g *generation) addProfiles(ids *rand.Rand) {
 
 		g.platformProfiles[tpl.platform] = append(g.platformProfiles[tpl.platform], int32(i))
 		g.profiles = append(g.profiles, p)
-		g.profilePlatform = append(g.profilePlatform, tpl.platform)
 		g.profileConfigs = append(g.profileConfigs, configs)
 	}
 

@@ -42,6 +42,7 @@ func unit(h uint64) float64 {
 	return float64(h>>11) / (1 << 53)
 }
 
+// hashString is FNV-1a.
 func hashString(s string) uint64 {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(s); i++ {
@@ -50,11 +51,13 @@ func hashString(s string) uint64 {
 	return h
 }
 
+// hex16 is x as 16 lower-case hex digits.
 func hex16(x uint64) string {
 	s := strconv.FormatUint(x, 16)
 	return strings.Repeat("0", 16-len(s)) + s
 }
 
+// pad5 is n with at least five digits, as in part-00042.
 func pad5(n int) string {
 	s := strconv.Itoa(n)
 	return strings.Repeat("0", max(5-len(s), 0)) + s

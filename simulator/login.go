@@ -103,7 +103,8 @@ func (t *Tenant) serveToken(w http.ResponseWriter, r *http.Request, tenant strin
 func checkTokenRequest(r *http.Request, opts Options, tenant string, v1 bool) (string, *aadFailure) {
 	switch {
 	case r.Method != http.MethodPost:
-		return "", badRequest("invalid_request", 900561, "The endpoint only accepts POST, OPTIONS requests. Received a "+r.Method+" request.")
+		return "", badRequest("invalid_request", 900561,
+			"The endpoint only accepts POST, OPTIONS requests. Received a "+r.Method+" request.")
 	case !strings.EqualFold(tenant, opts.TenantID):
 		return "", badRequest("invalid_request", 90002, "Tenant '"+tenant+
 			"' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")
@@ -138,7 +139,8 @@ func checkClient(r *http.Request, opts Options) *aadFailure {
 		return badRequest("unauthorized_client", 700016, "Application with identifier '"+clientID+
 			"' was not found in the directory '"+opts.TenantID+"'. "+notInstalled)
 	case secret == "":
-		return invalidClient(7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
+		return invalidClient(7000216,
+			"'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
 	case secret != opts.ClientSecret:
 		return invalidClient(7000215, "Invalid client secret provided. "+secretHint+opts.ClientID+"'.")
 	}
@@ -190,6 +192,8 @@ type claims struct {
 	Version   string   `json:"ver"`
 }
 
+// tokenHeader is the JOSE header of every token. The signature is really an
+// HMAC of the tenant's key: only this tenant needs to check it.
 const tokenHeader = `{"typ":"JWT","alg":"RS256","x5t":"c2ltdWxhdG9yLWtleS0x","kid":"c2ltdWxhdG9yLWtleS0x"}`
 
 // issueToken returns a JWT-shaped access token, signed with the tenant's key.
@@ -271,6 +275,7 @@ type tokenV1 struct {
 	AccessToken  string `json:"access_token"`
 }
 
+// writeTokenResponse answers a token in the shape of the endpoint version.
 func writeTokenResponse(w http.ResponseWriter, v1 bool, token, resource string, lifetime time.Duration, now time.Time) {
 	seconds := int64(lifetime / time.Second)
 	var body any = tokenV2{TokenType: "Bearer", ExpiresIn: seconds, ExtExpiresIn: seconds, AccessToken: token}

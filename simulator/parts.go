@@ -58,6 +58,7 @@ func (g *generation) layoutParts() {
 	}
 }
 
+// permutation is a random order of n lines.
 func permutation(n int, r *rand.Rand) []int32 {
 	perm := make([]int32, n)
 	for i := range perm {

@@ -35,25 +35,45 @@ type facts struct {
 	shape      recordShape
 }
 
-// Status values, as the exporter's status label.
+// status is a record's status, as the exporter labels it.
+type status int
+
+const (
+	compliant status = iota
+	nonCompliant
+	notApplicable
+	statuses
+)
+
+// Status label values.
 const (
 	statusCompliant     = "compliant"
 	statusNonCompliant  = "non_compliant"
 	statusNotApplicable = "not_applicable"
 )
 
-// status is 0 for compliant, 1 for non-compliant and 2 for not applicable.
-func (f facts) status() int {
+var statusNames = [statuses]string{statusCompliant, statusNonCompliant, statusNotApplicable}
+
+// status is the status the exporter gives the record.
+func (f facts) status() status {
 	switch {
 	case !f.applicable:
-		return 2
+		return notApplicable
 	case f.compliant:
-		return 0
+		return compliant
 	}
-	return 1
+	return nonCompliant
 }
 
-var statusNames = [3]string{statusCompliant, statusNonCompliant, statusNotApplicable}
+// rollUp returns the rollup of a (device, profile) pair after one more record:
+// non-compliant if any applicable record fails, else compliant if any is
+// applicable, else not applicable.
+func (s status) rollUp(record status) status {
+	if record == nonCompliant || (record == compliant && s == notApplicable) {
+		return record
+	}
+	return s
+}
 
 // facts draws the record r. It is a pure function of the seed and r, so the
 // files, the JSON pages and the expected counts agree without sharing state.
@@ -82,8 +102,8 @@ func (g *generation) facts(r ref) facts {
 func (g *generation) count() {
 	nc := len(g.configurations)
 	ng := len(g.groups)
-	perRecord := make([]int, len(g.profiles)*nc*ng*3)
-	perDevice := make([]int, len(g.profiles)*ng*3)
+	perRecord := make([]int, len(g.profiles)*nc*ng*int(statuses))
+	perDevice := make([]int, len(g.profiles)*ng*int(statuses))
 
 	for di := range g.devices {
 		d := &g.devices[di]
@@ -91,15 +111,13 @@ func (g *generation) count() {
 			if len(g.profileConfigs[p]) == 0 {
 				continue // no records, so no rollup either
 			}
-			rollup := 2
+			rollup := notApplicable
 			for _, c := range g.profileConfigs[p] {
 				s := g.facts(ref{device: int32(di), profile: p, config: c}).status()
-				perRecord[((int(p)*nc+int(c))*ng+d.group)*3+s]++
-				if s == 1 || (s == 0 && rollup == 2) {
-					rollup = s
-				}
+				perRecord[((int(p)*nc+int(c))*ng+d.group)*int(statuses)+int(s)]++
+				rollup = rollup.rollUp(s)
 			}
-			perDevice[(int(p)*ng+d.group)*3+rollup]++
+			perDevice[(int(p)*ng+d.group)*int(statuses)+int(rollup)]++
 		}
 	}
 
@@ -112,14 +130,16 @@ func (g *generation) count() {
 	g.fillProfileDevices(perDevice)
 }
 
+// fillDevices turns the dense per-record counts into Expected.Devices.
 func (g *generation) fillDevices(counts []int) {
 	nc := len(g.configurations)
 	ng := len(g.groups)
+	ns := int(statuses)
 	for i, n := range counts {
 		if n == 0 {
 			continue
 		}
-		s, gi, c, p := i%3, i/3%ng, i/3/ng%nc, i/3/ng/nc
+		s, gi, c, p := i%ns, i/ns%ng, i/ns/ng%nc, i/ns/ng/nc
 		key := SeriesKey{
 			ProfileID:       g.profiles[p].ID,
 			ConfigurationID: g.configurations[c].ID,
@@ -131,13 +151,16 @@ func (g *generation) fillDevices(counts []int) {
 	}
 }
 
+// fillProfileDevices turns the dense rollup counts into Expected.ProfileDevices,
+// and the profiles' device totals.
 func (g *generation) fillProfileDevices(counts []int) {
 	ng := len(g.groups)
+	ns := int(statuses)
 	for i, n := range counts {
 		if n == 0 {
 			continue
 		}
-		s, gi, p := i%3, i/3%ng, i/3/ng
+		s, gi, p := i%ns, i/ns%ng, i/ns/ng
 		key := ProfileSeriesKey{
 			ProfileID:  g.profiles[p].ID,
 			RbacGroup:  labelOr(g.groups[gi].name, "Unassigned"),
@@ -146,12 +169,13 @@ func (g *generation) fillProfileDevices(counts []int) {
 		}
 		g.expected.ProfileDevices[key] += n
 		g.profiles[p].TotalDevices += n
-		if s == 0 {
+		if status(s) == compliant {
 			g.profiles[p].PassedDevices += n
 		}
 	}
 }
 
+// labelOr is the exporter's label for a name: def when it is empty.
 func labelOr(s, def string) string {
 	if strings.TrimSpace(s) == "" {
 		return def

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"maps"
@@ -80,14 +81,14 @@ func Start(opts Options) (*Tenant, error) {
 	t.publish(opts, newGeneration(opts, dataTime(opts)))
 
 	var err error
-	if t.login, err = listen(opts.LoginAddr, http.HandlerFunc(t.serveLogin)); err != nil {
+	if t.login, err = listen("login", opts.LoginAddr, t.serveLogin); err != nil {
 		return nil, err
 	}
-	if t.api, err = listen(opts.APIAddr, http.HandlerFunc(t.serveAPI)); err != nil {
+	if t.api, err = listen("API", opts.APIAddr, t.serveAPI); err != nil {
 		t.Close()
 		return nil, err
 	}
-	if t.blob, err = listen(opts.BlobAddr, http.HandlerFunc(t.serveBlob)); err != nil {
+	if t.blob, err = listen("blob storage", opts.BlobAddr, t.serveBlob); err != nil {
 		t.Close()
 		return nil, err
 	}
@@ -124,7 +125,7 @@ func (t *Tenant) Close() {
 
 	for _, h := range []*host{t.login, t.api, t.blob} {
 		if h != nil {
-			h.srv.Close()
+			_ = h.srv.Close()
 		}
 	}
 }
@@ -252,10 +253,12 @@ type host struct {
 	url string
 }
 
-func listen(addr string, h http.Handler) (*host, error) {
+// listen serves h on addr. A host listening on all interfaces is reached
+// through 127.0.0.1.
+func listen(name, addr string, h http.HandlerFunc) (*host, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("simulator: listen for the %s host: %w", name, err)
 	}
 	srv := &http.Server{
 		Handler:           h,
