@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"reflect"
@@ -247,4 +248,24 @@ func (g *generatedLines) Read(p []byte) (int, error) {
 	g.unread = g.unread[n:]
 
 	return n, nil
+}
+
+func BenchmarkDecodeLines(b *testing.B) {
+	const lines = 10_000
+
+	var part []byte
+	for i := range lines {
+		part = append(appendSampleRecord(part, i, true), '\n')
+	}
+
+	b.SetBytes(int64(len(part)))
+	b.ReportAllocs()
+
+	for b.Loop() {
+		var sink countingPart
+		if _, err := decodeLines(bytes.NewReader(part), &sink, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRecordsPerSecond(b, b.N*lines)
 }

@@ -340,6 +340,7 @@ func (p *pageReader) expectEnd() error {
 	})
 }
 
+// skipBOM skips a leading UTF-8 byte order mark.
 func (p *pageReader) skipBOM() error {
 	for len(p.buf)-p.pos < len(utf8BOM) && !p.eof {
 		if err := p.fill(); err != nil {

@@ -47,7 +47,8 @@ func TestExpireSASExpiresHandedOutURLs(t *testing.T) {
 
 	tn.ExpireSAS()
 	resp, body := get(t, old, "")
-	if s := storageFailure(t, resp, body, http.StatusForbidden, "AuthenticationFailed"); !strings.Contains(s, "Signature not valid in the specified time frame") {
+	s := storageFailure(t, resp, body, http.StatusForbidden, "AuthenticationFailed")
+	if !strings.Contains(s, "Signature not valid in the specified time frame") {
 		t.Errorf("body %s does not say the signature expired", s)
 	}
 	download(t, exportFiles(t, tn, token).ExportFiles[0])
@@ -68,7 +69,8 @@ func TestBlobRefusals(t *testing.T) {
 	}{
 		{"bearer token sent to storage", fileURL, token, http.StatusBadRequest, "InvalidAuthenticationInfo"},
 		{"tampered signature", fileURL[:len(fileURL)-6] + "AAAA%3D", "", http.StatusForbidden, "AuthenticationFailed"},
-		{"longer validity than signed", strings.Replace(fileURL, "se=2021-01-11T12", "se=2021-01-11T18", 1), "", http.StatusForbidden, "AuthenticationFailed"},
+		{"longer validity than signed", strings.Replace(fileURL, "se=2021-01-11T12", "se=2021-01-11T18", 1), "",
+			http.StatusForbidden, "AuthenticationFailed"},
 		{"no SAS at all", path, "", http.StatusNotFound, "ResourceNotFound"},
 	}
 	for _, tt := range tests {

@@ -158,7 +158,8 @@ func TestFaultHelpersSpeakEachHostsLanguage(t *testing.T) {
 
 	tn.Inject(SASExpired())
 	resp, body := get(t, fileURL, "")
-	if s := storageFailure(t, resp, body, http.StatusForbidden, "AuthenticationFailed"); !strings.Contains(s, "Signature not valid in the specified time frame") {
+	s := storageFailure(t, resp, body, http.StatusForbidden, "AuthenticationFailed")
+	if !strings.Contains(s, "Signature not valid in the specified time frame") {
 		t.Errorf("SASExpired body %s", s)
 	}
 
