@@ -213,3 +213,32 @@ func TestEndToEndCollectAndLint(t *testing.T) {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 }
+
+// TestEndToEndCollectAndCompare pins the exposition of a tiny tenant against
+// text written from the simulator's own counts.
+func TestEndToEndCollectAndCompare(t *testing.T) {
+	tenant, c := startTenant(t, simulator.Options{Seed: 5, Devices: 12, Profiles: 1, ConfigurationsPerProfile: 2, RbacGroups: 2})
+	col := collector.NewCollector(refreshOnce(t, c, collector.ModeFiles))
+
+	var want strings.Builder
+	want.WriteString("# HELP mde_baseline_profile_devices Devices that pass every applicable configuration of a profile (compliant), fail at least one (non_compliant), or have none applicable (not_applicable), from the last complete export (cached).\n")
+	want.WriteString("# TYPE mde_baseline_profile_devices gauge\n")
+	expected := tenant.Expected()
+	var lines []string
+	for k, n := range expected.ProfileDevices {
+		lines = append(lines, fmt.Sprintf("mde_baseline_profile_devices{os_platform=%q,profile_id=%q,rbac_group=%q,status=%q} %d\n",
+			k.OSPlatform, k.ProfileID, k.RbacGroup, k.Status, n))
+	}
+	sort.Strings(lines)
+	want.WriteString(strings.Join(lines, ""))
+	want.WriteString("# HELP mde_exporter_snapshot_records Assessment records counted in the snapshot being served.\n")
+	want.WriteString("# TYPE mde_exporter_snapshot_records gauge\n")
+	fmt.Fprintf(&want, "mde_exporter_snapshot_records %d\n", expected.Records)
+
+	if len(lines) == 0 || expected.Records == 0 {
+		t.Fatal("the tiny tenant has no data")
+	}
+	if err := testutil.CollectAndCompare(col, strings.NewReader(want.String()), "mde_baseline_profile_devices", "mde_exporter_snapshot_records"); err != nil {
+		t.Error(err)
+	}
+}
