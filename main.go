@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,9 +58,11 @@ type options struct {
 	maxRetries     int
 	workers        int
 	allowHTTP      bool
+	maxFileSize    units.Base2Bytes
 	rateLimits     []string
 
 	interval, timeout, startDelay time.Duration
+	snapshotPath                  string
 
 	metricsPath        string
 	disableExporterMet bool
@@ -93,12 +96,15 @@ func parseFlags(args []string) (*options, *logConfig, *web.FlagConfig, error) {
 	app.Flag("mde.max-retries", "Retries of one request after throttling, a server error or a network error.").Default("5").IntVar(&o.maxRetries)
 	app.Flag("mde.download-workers", "Export files downloaded and aggregated in parallel; 0 means one per CPU.").Default("0").IntVar(&o.workers)
 	app.Flag("mde.allow-insecure-downloads", "Follow http:// export file URLs. Only for test tenants such as the simulator.").BoolVar(&o.allowHTTP)
+	app.Flag("mde.max-file-size", "Largest decompressed size of one export file; a larger one (a gzip bomb) fails the refresh.").Default("4GiB").BytesVar(&o.maxFileSize)
 	app.Flag("mde.rate-limit", "Client-side limit of an endpoint as ENDPOINT=PER_MINUTE/PER_HOUR, e.g. baseline_export=5/20; repeatable. Defaults are the documented limits.").
 		PlaceHolder("ENDPOINT=N/N").StringsVar(&o.rateLimits)
 
 	app.Flag("refresh.interval", "Time between the starts of two refreshes of the export.").Default("30m").Envar("MDE_REFRESH_INTERVAL").DurationVar(&o.interval)
 	app.Flag("refresh.timeout", "Deadline of one refresh; a refresh that passes it fails and the last snapshot stays.").Default("25m").DurationVar(&o.timeout)
 	app.Flag("refresh.start-delay", "Longest random delay before the first refresh.").Default("30s").DurationVar(&o.startDelay)
+	app.Flag("snapshot.path", "File to save each new snapshot to and to restore it from at start, so that a restart serves the last data, with its true age, until the first refresh.").
+		Envar("MDE_SNAPSHOT_PATH").StringVar(&o.snapshotPath)
 
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
 	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's process and Go runtime metrics (process_*, go_*, promhttp_*).").BoolVar(&o.disableExporterMet)
@@ -147,15 +153,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 
 	refresher, err := collector.NewRefresher(mde, collector.Config{
-		Mode:       o.exportMode,
-		Interval:   o.interval,
-		Timeout:    o.timeout,
-		StartDelay: o.startDelay,
-		Logger:     log.With(logger, "component", "refresher"),
+		Mode:         o.exportMode,
+		Interval:     o.interval,
+		Timeout:      o.timeout,
+		StartDelay:   o.startDelay,
+		SnapshotPath: o.snapshotPath,
+		Logger:       log.With(logger, "component", "refresher"),
 	})
 	if err != nil {
 		level.Error(logger).Log("msg", "invalid configuration", "err", err)
 		return 1
+	}
+	if err := refresher.Restore(); err != nil {
+		level.Warn(logger).Log("msg", "saved snapshot ignored, starting without data", "err", err)
 	}
 
 	go refresher.Run(ctx)
@@ -209,6 +219,7 @@ func (o *options) clientConfig(logger log.Logger) (client.Config, func(), error)
 		RequestTimeout:  o.requestTimeout,
 		MaxRetries:      retries(o.maxRetries),
 		AllowHTTP:       o.allowHTTP,
+		MaxFileBytes:    int64(o.maxFileSize),
 		DownloadWorkers: o.workers,
 		Limits:          limits,
 		Logger:          log.With(logger, "component", "client"),
@@ -328,11 +339,14 @@ func (o *options) routes(reg *prometheus.Registry, refresher *collector.Refreshe
 		fmt.Fprintln(w, "Healthy")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !refresher.Ready() {
+		snap := refresher.Snapshot()
+		if snap == nil {
 			http.Error(w, "Not ready: no snapshot loaded yet", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "Ready")
+		// Stale data is still worth serving: the age tells it apart.
+		fmt.Fprintf(w, "Ready: serving the snapshot read at %s, %s ago\n",
+			snap.CompletedAt.UTC().Format(time.RFC3339), time.Since(snap.CompletedAt).Round(time.Second))
 	})
 
 	if o.metricsPath != "/" {
@@ -351,7 +365,34 @@ func (o *options) routes(reg *prometheus.Registry, refresher *collector.Refreshe
 		}
 		mux.Handle("/", landing)
 	}
-	return mux, nil
+	return boundRequests(mux), nil
+}
+
+// Bounds of the requests the exporter serves: its endpoints take no body and
+// no query parameters worth more than a few bytes.
+const (
+	maxRequestBodyBytes  = 1 << 10
+	maxRequestQueryBytes = 1 << 10
+)
+
+// boundRequests refuses request bodies over maxRequestBodyBytes with 413 and
+// query strings over maxRequestQueryBytes with 414 before next sees them.
+// Request lines and headers are bounded by the server's MaxHeaderBytes.
+func boundRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case len(r.URL.RawQuery) > maxRequestQueryBytes:
+			http.Error(w, "query string too long", http.StatusRequestURITooLong)
+			return
+		case r.ContentLength > maxRequestBodyBytes:
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+
+		// A body of unknown length is cut at the bound when read.
+		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBodyBytes)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // serve runs the web server until ctx ends, then shuts it down gracefully.

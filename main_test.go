@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -157,4 +158,53 @@ func TestRateLimitFlag(t *testing.T) {
 			t.Errorf("%q accepted, want an error", bad)
 		}
 	}
+}
+
+// TestSnapshotPathSurvivesRestart: with --snapshot.path, a restarted exporter
+// serves the last snapshot at once, with the time it was read, even when the
+// API cannot be reached.
+func TestSnapshotPathSurvivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "snapshot.json")
+	addr := freeAddress(t)
+	logs, stop := startProgram(t, "--demo", "--demo.devices=30", "--web.listen-address="+addr, "--snapshot.path="+path)
+	waitFor(t, logs, "a snapshot", func() bool { return answers(addr, "/-/ready", http.StatusOK) })
+	_, before := get(t, "http://"+addr+"/metrics")
+	stop()
+
+	t.Setenv(secretEnvVar, "unused-secret")
+	addr = freeAddress(t)
+	logs, _ = startProgram(t, "--mde.tenant-id=contoso", "--mde.client-id=exporter", "--refresh.start-delay=0s",
+		"--mde.login-url=http://127.0.0.1:1", "--mde.api-url=http://127.0.0.1:1",
+		"--web.listen-address="+addr, "--snapshot.path="+path)
+	waitFor(t, logs, "the web server", func() bool { return answers(addr, "/-/healthy", http.StatusOK) })
+
+	if status, body := get(t, "http://"+addr+"/-/ready"); status != http.StatusOK || !strings.Contains(body, "serving the snapshot read at") {
+		t.Errorf("GET /-/ready after the restart: %d %q, want 200 from the restored snapshot", status, body)
+	}
+	_, after := get(t, "http://"+addr+"/metrics")
+	for _, name := range []string{"mde_exporter_last_refresh_success_timestamp_seconds", "mde_exporter_snapshot_records", "mde_exporter_snapshot_loaded"} {
+		if want, got := sampleLine(before, name), sampleLine(after, name); got == "" || got != want {
+			t.Errorf("after the restart %q, want %q as before it", got, want)
+		}
+	}
+}
+
+// sampleLine returns the line of the label-less sample name in an exposition.
+func sampleLine(exposition, name string) string {
+	for line := range strings.Lines(exposition) {
+		if strings.HasPrefix(line, name+" ") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
+
+// answers reports whether GET path on addr answers status.
+func answers(addr, path string, status int) bool {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == status
 }

@@ -23,7 +23,7 @@ func emptyProfiles(lastToken *atomic.Value) http.HandlerFunc {
 // K06: a token request naming a regional host as resource is refused with 400
 // and AADSTS500011. It is asked once, not in a loop, and the code reaches both the
 // error and the log, never the secret.
-func TestTokenRejectionIsFinal(t *testing.T) {
+func TestK06TokenRejectionIsFinal(t *testing.T) {
 	tenant := newFakeTenant(t)
 	tenant.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")

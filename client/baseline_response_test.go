@@ -128,7 +128,7 @@ func TestReferenceRejectsNonObjects(t *testing.T) {
 	}
 }
 
-func TestDecodeProfilesPage(t *testing.T) {
+func TestK08DecodeProfilesPage(t *testing.T) {
 	// K08: both timestamp names, the zero date, lastUpdatedBy null, numbers as strings.
 	profiles, nextLink, err := decodeProfilesPage(openFixture(t, "baseline_profiles_k08.json"))
 	if err != nil {
@@ -184,7 +184,7 @@ func TestDecodeProfilesPage(t *testing.T) {
 	}
 }
 
-func TestDecodeConfigurationsPage(t *testing.T) {
+func TestK08DecodeConfigurationsPage(t *testing.T) {
 	// K08: cce string or number, complianceLevels array or string.
 	configs, nextLink, err := decodeConfigurationsPage(openFixture(t, "baseline_configurations_k08.json"))
 	if err != nil {

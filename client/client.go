@@ -52,6 +52,7 @@ const (
 	defaultRequestTimeout = 2 * time.Minute
 	defaultMaxRetries     = 5
 	defaultMaxLineBytes   = 1 << 20
+	defaultMaxFileBytes   = 4 << 30
 	defaultMaxPages       = 100000
 )
 
@@ -85,6 +86,9 @@ type Config struct {
 	// MaxLineBytes bounds one line of an export file or one record of a page;
 	// default 1 MiB.
 	MaxLineBytes int
+	// MaxFileBytes bounds the decompressed size of one export file, so that a
+	// gzip bomb costs bounded time; default 4 GiB. Memory does not depend on it.
+	MaxFileBytes int64
 	// MaxPages bounds one run through the JSON API; default 100000.
 	MaxPages int
 	// Limits are the client-side budgets per endpoint. nil means DefaultLimits();
@@ -184,6 +188,7 @@ func withDefaults(cfg Config) (Config, error) {
 	cfg.RequestTimeout = positiveOr(cfg.RequestTimeout, defaultRequestTimeout)
 	cfg.DownloadWorkers = positiveOr(cfg.DownloadWorkers, runtime.GOMAXPROCS(0))
 	cfg.MaxLineBytes = positiveOr(cfg.MaxLineBytes, defaultMaxLineBytes)
+	cfg.MaxFileBytes = positiveOr(cfg.MaxFileBytes, defaultMaxFileBytes)
 	cfg.MaxPages = positiveOr(cfg.MaxPages, defaultMaxPages)
 
 	switch {
@@ -206,7 +211,7 @@ func withDefaults(cfg Config) (Config, error) {
 	return cfg, nil
 }
 
-func positiveOr[T int | time.Duration](value, fallback T) T {
+func positiveOr[T int | int64 | time.Duration](value, fallback T) T {
 	if value > 0 {
 		return value
 	}

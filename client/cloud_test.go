@@ -6,7 +6,10 @@ import (
 	"testing"
 )
 
-func TestLookupCloud(t *testing.T) {
+// K07: one cloud setting gives the sign-in host, the API host and the scope
+// together, e.g. login.microsoftonline.us and api-gov.securitycenter.microsoft.us
+// for GCC High.
+func TestK07LookupCloud(t *testing.T) {
 	tests := []struct {
 		name                   string
 		login, api, tokenScope string
@@ -45,7 +48,7 @@ func TestLookupCloud(t *testing.T) {
 // Here a GCC High tenant whose API base is overridden (to the fake server, as a
 // regional host would be) still asks for the api-gov audience, on the v2 endpoint
 // of its tenant, with the secret in the form body.
-func TestTokenRequestUsesCloudScope(t *testing.T) {
+func TestK06K07TokenRequestUsesCloudScope(t *testing.T) {
 	cloud, err := LookupCloud("gcc-high")
 	if err != nil {
 		t.Fatal(err)

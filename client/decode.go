@@ -56,6 +56,19 @@ type AssessmentDecoder struct {
 	// scratch holds the unescaped form of strings that contain escapes or invalid
 	// UTF-8. It is reused from one record to the next.
 	scratch []byte
+
+	// leads are what led to each member's value in the last record: separator,
+	// key and colon, byte for byte. The records of one export repeat the same
+	// keys in the same order, so the bytes at the same place in the next record
+	// are first compared with them, which spares scanning and looking up the key.
+	leads []memberLead
+}
+
+// memberLead is what leads to a member's value in the input, from the '{' or the
+// ',' (spaces before it included) through the colon, and the field its key names.
+type memberLead struct {
+	raw   []byte
+	field field
 }
 
 // Decode decodes one JSON object (a line of an export file, or an element of an API
@@ -110,38 +123,89 @@ func (d *AssessmentDecoder) decodeRecord(data []byte, i int, a *Assessment) (int
 
 // decodeMembers walks the members of the object whose '{' is at data[i].
 func (d *AssessmentDecoder) decodeMembers(data []byte, i int, a *Assessment) (int, error) {
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return i + 1, nil
+	for member := 0; ; member++ {
+		f, next, err := d.nextMember(data, i, member)
+		if err != nil || f == fieldEnd {
+			return next, err
+		}
+
+		if i, err = d.decodeMember(data, skipSpace(data, next), f, a); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// nextMember reads what leads to the value of the member-th member: the '{' or
+// the ',' at data[i] (after spaces), the key and the colon. It returns the field
+// the key names and the index after the colon, or fieldEnd and the index after
+// the object when it ends there.
+func (d *AssessmentDecoder) nextMember(data []byte, i, member int) (field, int, error) {
+	if member < len(d.leads) {
+		if lead := &d.leads[member]; bytes.HasPrefix(data[i:], lead.raw) {
+			return lead.field, i + len(lead.raw), nil
+		}
 	}
 
-	for {
-		f, next, err := d.readKey(data, i)
-		if err != nil {
-			return 0, err
-		}
+	start := i
+	i, end, err := skipSeparator(data, i, member)
+	if err != nil || end {
+		return fieldEnd, i, err
+	}
 
-		if i, err = skipColon(data, next); err != nil {
-			return 0, err
-		}
+	f, next, err := d.readKey(data, i)
+	if err != nil {
+		return fieldOther, 0, err
+	}
 
-		if i, err = d.decodeMember(data, i, f, a); err != nil {
-			return 0, err
-		}
+	if next, err = skipColon(data, next); err != nil {
+		return fieldOther, 0, err
+	}
 
-		i = skipSpace(data, i)
-		if i >= len(data) {
-			return 0, errUnexpectedEnd
+	d.rememberLead(member, data[start:next], f)
+
+	return f, next, nil
+}
+
+// skipSeparator skips the '{' that opens an object (member 0) or the ',' between
+// two members, and the spaces after it. end reports that the object ends there;
+// i is then the index after its '}'.
+func skipSeparator(data []byte, i, member int) (next int, end bool, err error) {
+	if member > 0 {
+		if i = skipSpace(data, i); i >= len(data) {
+			return 0, false, errUnexpectedEnd
 		}
 
 		switch data[i] {
 		case ',':
-			i = skipSpace(data, i+1)
 		case '}':
-			return i + 1, nil
+			return i + 1, true, nil
 		default:
-			return 0, invalidChar(data, i, "after an object member")
+			return 0, false, invalidChar(data, i, "after an object member")
 		}
+	}
+
+	i = skipSpace(data, i+1)
+	if member == 0 && i < len(data) && data[i] == '}' {
+		return i + 1, true, nil
+	}
+
+	return i, false, nil
+}
+
+// maxKnownLeads bounds the member leads remembered from the last record: a
+// record has about twenty members, a hostile one could have millions.
+const maxKnownLeads = 64
+
+// rememberLead notes raw as what leads to the value of the member-th member,
+// reusing the memory of the one it replaces, so that records of a few
+// alternating shapes do not allocate.
+func (d *AssessmentDecoder) rememberLead(member int, raw []byte, f field) {
+	switch {
+	case member < len(d.leads):
+		lead := &d.leads[member]
+		lead.raw, lead.field = append(lead.raw[:0], raw...), f
+	case member == len(d.leads) && member < maxKnownLeads:
+		d.leads = append(d.leads, memberLead{raw: bytes.Clone(raw), field: f})
 	}
 }
 
@@ -316,6 +380,8 @@ const (
 	fieldOSPlatform
 	fieldIsApplicable
 	fieldIsCompliant
+	// fieldEnd is no key: it marks the end of an object.
+	fieldEnd
 )
 
 // fieldKeys are the kept keys in lower case, indexed by field.

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"reflect"
@@ -409,6 +410,40 @@ func FuzzDecodeAssessment(f *testing.F) {
 
 		if want := ref.Assessment(); !reflect.DeepEqual(got, want) {
 			t.Fatalf("Decode:\n got %+v\nwant %+v (reference)", recordOf(&got), recordOf(&want))
+		}
+	})
+}
+
+// FuzzDecodeAssessmentAfterAnother checks that what the decoder remembers of
+// one record (the keys and their order) never changes how it reads the next one.
+func FuzzDecodeAssessmentAfterAnother(f *testing.F) {
+	for i, tt := range oddRecords {
+		f.Add([]byte(oddRecords[(i+1)%len(oddRecords)].input), []byte(tt.input))
+	}
+	for _, pascal := range []bool{false, true} {
+		sample := appendSampleRecord(nil, 7, pascal)
+		f.Add(sample, sample)
+		f.Add(sample, bytes.Replace(sample, []byte(`:true`), []byte(` : true`), 1))
+		f.Add(sample, bytes.Replace(sample, []byte(`,"`), []byte(`,"x":1,"`), 2))
+	}
+
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		var (
+			dec AssessmentDecoder
+			got Assessment
+		)
+		_ = dec.Decode(first, &got)
+		err := dec.Decode(second, &got)
+
+		var fresh AssessmentDecoder
+		var want Assessment
+		wantErr := fresh.Decode(second, &want)
+
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("after %q: Decode error = %v, with a fresh decoder %v", first, err, wantErr)
+		}
+		if !reflect.DeepEqual(recordOf(&got), recordOf(&want)) {
+			t.Fatalf("after %q: Decode:\n got %+v\nwant %+v (fresh decoder)", first, recordOf(&got), recordOf(&want))
 		}
 	})
 }

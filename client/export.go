@@ -278,11 +278,40 @@ func (c *Client) decodePart(body *responseBody, sink Sink) (LineStats, error) {
 	defer unzipped.Close()
 
 	part := sink.BeginPart()
-	lines, err := decodeLines(unzipped, part, c.cfg.MaxLineBytes)
+	limited := &sizeLimitedReader{r: unzipped, left: c.cfg.MaxFileBytes, limit: c.cfg.MaxFileBytes}
+	lines, err := decodeLines(limited, part, c.cfg.MaxLineBytes)
 	if err != nil {
 		return lines, body.readFailure("the file", err)
 	}
 	sink.CommitPart(part)
 
 	return lines, nil
+}
+
+// errFileTooLarge marks an export file that decompresses to more than MaxFileBytes.
+var errFileTooLarge = errors.New("export file too large")
+
+// sizeLimitedReader fails once more than limit bytes were read from r: a gzip bomb
+// then costs bounded time instead of running until the refresh deadline.
+type sizeLimitedReader struct {
+	r     io.Reader
+	left  int64
+	limit int64
+}
+
+func (l *sizeLimitedReader) Read(p []byte) (int, error) {
+	// Reading one byte past the limit tells a file of exactly limit bytes from a
+	// longer one.
+	if int64(len(p)) > l.left {
+		p = p[:l.left+1]
+	}
+
+	n, err := l.r.Read(p)
+	if int64(n) > l.left {
+		n, l.left = int(l.left), 0
+		return n, failf(reasonDecode, "%w: it decompresses to more than %d bytes", errFileTooLarge, l.limit)
+	}
+	l.left -= int64(n)
+
+	return n, err
 }

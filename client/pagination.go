@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,7 +19,9 @@ import (
 // @odata.nextLink verbatim until it is absent or null. The run is one part of sink,
 // committed only after its last page. When the API refuses a nextLink with 400
 // after the first page (the snapshot it paged over was replaced), the part is
-// dropped and the run starts over, once.
+// dropped and the run starts over, once. A run that makes no progress fails with
+// reason pagination: a nextLink already followed, a page that repeats the records
+// of an earlier one, more than MaxPages pages.
 func (c *Client) BaselineAssessments(ctx context.Context, sink Sink) (Stats, error) {
 	stats, err := c.readAssessments(ctx, sink)
 	if !errors.Is(err, errCursorExpired) {
@@ -38,12 +41,18 @@ func (c *Client) BaselineAssessments(ctx context.Context, sink Sink) (Stats, err
 func (c *Client) readAssessments(ctx context.Context, sink Sink) (Stats, error) {
 	first := c.apiURL(assessmentsPath, url.Values{"pageSize": {strconv.Itoa(c.cfg.PageSize)}})
 	pages := c.newCursor(first)
-	part := sink.BeginPart()
+	part := newDigestingPart(sink.BeginPart())
+	digests := make(map[pageDigest]int)
 
 	var stats Stats
 	for link := first; link != ""; {
+		part.digest = pageDigest{}
 		nextLink, err := c.readAssessmentPage(ctx, link, part, &stats)
 		if err != nil {
+			return stats, err
+		}
+
+		if err := checkProgress(digests, part.digest, stats.Pages); err != nil {
 			return stats, err
 		}
 
@@ -52,7 +61,7 @@ func (c *Client) readAssessments(ctx context.Context, sink Sink) (Stats, error) 
 		}
 	}
 
-	sink.CommitPart(part)
+	sink.CommitPart(part.part)
 	stats.Parts++
 
 	return stats, nil
@@ -65,7 +74,7 @@ func (c *Client) readAssessmentPage(ctx context.Context, link string, part PartS
 		if stats.Pages > 0 && hasStatus(err, http.StatusBadRequest) {
 			return "", fail(reasonPagination, fmt.Errorf("page %d: %w: %w", stats.Pages+1, errCursorExpired, err))
 		}
-		return "", err
+		return "", fmt.Errorf("assessment page %d: %w", stats.Pages+1, err)
 	}
 	defer body.Close()
 
@@ -75,7 +84,7 @@ func (c *Client) readAssessmentPage(ctx context.Context, link string, part PartS
 	stats.Skipped += page.Skipped
 	stats.Bytes += body.bytes
 	if err != nil {
-		return "", body.readFailure(fmt.Sprintf("assessment page %d", stats.Pages), err)
+		return "", fmt.Errorf("assessment page %d: %w", stats.Pages, body.readFailure("the page", err))
 	}
 
 	return page.NextLink, nil
@@ -152,4 +161,55 @@ func origin(u *url.URL) string {
 	}
 
 	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// A pageDigest sums a hash of the key of every record of one page: the same records
+// in any order give the same digest.
+type pageDigest struct {
+	records int64
+	sum     uint64
+}
+
+// digestingPart passes records on to part and digests the page being read.
+type digestingPart struct {
+	part   PartSink
+	hash   maphash.Hash
+	digest pageDigest
+}
+
+func newDigestingPart(part PartSink) *digestingPart {
+	return &digestingPart{part: part}
+}
+
+// Add implements PartSink.
+func (d *digestingPart) Add(a *Assessment) {
+	d.hash.Reset()
+	_, _ = d.hash.Write(a.DeviceID)
+	_ = d.hash.WriteByte(0)
+	_, _ = d.hash.Write(a.ProfileID)
+	_ = d.hash.WriteByte(0)
+	_, _ = d.hash.Write(a.ConfigurationID)
+
+	d.digest.sum += d.hash.Sum64()
+	d.digest.records++
+	d.part.Add(a)
+}
+
+// checkProgress refuses a page whose records are exactly those of an earlier page
+// of the run: a cursor that makes no progress under ever new nextLinks. digests
+// maps the digest of every page read so far to its number.
+//
+// TODO: a page that repeats a mix of records from several earlier pages is not
+// noticed; that would need every key of the run in memory.
+func checkProgress(digests map[pageDigest]int, digest pageDigest, page int) error {
+	if digest.records == 0 {
+		return nil
+	}
+	if earlier, seen := digests[digest]; seen {
+		return failf(reasonPagination, "page %d repeats the %d records of page %d: the pagination makes no progress",
+			page, digest.records, earlier)
+	}
+	digests[digest] = page
+
+	return nil
 }

@@ -16,6 +16,11 @@ const namespace = "mde"
 // mde_exporter_refresh_failures_total; each is exported from the start at 0.
 var FailureReasons = []string{"auth", "throttled", "timeout", "http", "decode", "pagination", "export", "canceled", "other"}
 
+// skipMissingKey is the reason label of mde_exporter_records_skipped_total for a
+// record without deviceId, profileId or configurationId, which no series can
+// count. It is the only reason a record is skipped.
+const skipMissingKey = "missing_key"
+
 var (
 	devicesDesc = prometheus.NewDesc(
 		prometheus.BuildFQName(namespace, "baseline", "devices"),
@@ -56,6 +61,8 @@ var (
 		"Assessment records counted in the snapshot being served.")
 	recordsProcessedDesc = exporterDesc("records_processed_total",
 		"Assessment records read by all refreshes, successful or not.")
+	recordsSkippedDesc = exporterDesc("records_skipped_total",
+		"Assessment records skipped by all refreshes, successful or not, by reason (missing_key: no device, profile or configuration id).", "reason")
 )
 
 func exporterDesc(name, help string, labels ...string) *prometheus.Desc {
@@ -80,7 +87,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		devicesDesc, profileDevicesDesc, profileInfoDesc, configurationInfoDesc,
 		refreshSuccessDesc, refreshDurationDesc, refreshesDesc, refreshFailuresDesc,
-		lastSuccessDesc, generatedDesc, loadedDesc, snapshotRecordsDesc, recordsProcessedDesc,
+		lastSuccessDesc, generatedDesc, loadedDesc, snapshotRecordsDesc, recordsProcessedDesc, recordsSkippedDesc,
 	} {
 		ch <- d
 	}
@@ -102,17 +109,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(generatedDesc, prometheus.GaugeValue, unixSeconds(snap.GeneratedTime))
 	}
 
-	for _, s := range snap.Devices {
-		ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, s.Value, s.Labels...)
-	}
-	for _, s := range snap.ProfileDevices {
-		ch <- prometheus.MustNewConstMetric(profileDevicesDesc, prometheus.GaugeValue, s.Value, s.Labels...)
-	}
-	for _, labels := range snap.ProfileInfo {
-		ch <- prometheus.MustNewConstMetric(profileInfoDesc, prometheus.GaugeValue, 1, labels...)
-	}
-	for _, labels := range snap.ConfigurationInfo {
-		ch <- prometheus.MustNewConstMetric(configurationInfoDesc, prometheus.GaugeValue, 1, labels...)
+	// The baseline metrics are built once per snapshot, not once per scrape.
+	metrics := snap.metrics()
+	for i := range metrics {
+		ch <- &metrics[i]
 	}
 }
 
@@ -121,18 +121,20 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
 
 	ch <- prometheus.MustNewConstMetric(refreshesDesc, prometheus.CounterValue, float64(h.refreshes))
 	ch <- prometheus.MustNewConstMetric(recordsProcessedDesc, prometheus.CounterValue, float64(h.records))
+	ch <- prometheus.MustNewConstMetric(recordsSkippedDesc, prometheus.CounterValue, float64(h.skipped), skipMissingKey)
 	for _, reason := range reasons(h.failures) {
 		ch <- prometheus.MustNewConstMetric(refreshFailuresDesc, prometheus.CounterValue, float64(h.failures[reason]), reason)
 	}
 
+	// A restored snapshot has a last success before this process refreshed.
+	if !h.lastSuccessAt.IsZero() {
+		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, unixSeconds(h.lastSuccessAt))
+	}
 	if !h.attempted {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(refreshSuccessDesc, prometheus.GaugeValue, boolValue(h.lastSucceeded))
 	ch <- prometheus.MustNewConstMetric(refreshDurationDesc, prometheus.GaugeValue, h.lastDuration.Seconds())
-	if !h.lastSuccessAt.IsZero() {
-		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, unixSeconds(h.lastSuccessAt))
-	}
 }
 
 // reasons returns the known failure reasons plus any other that occurred.

@@ -1,133 +1,16 @@
 package collector_test
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 
-	"github.com/mde-exporter/mde_exporter/client"
 	"github.com/mde-exporter/mde_exporter/collector"
 	"github.com/mde-exporter/mde_exporter/simulator"
 )
-
-// startTenant starts a simulated tenant and returns a client for it.
-func startTenant(t *testing.T, opts simulator.Options) (*simulator.Tenant, *client.Client) {
-	t.Helper()
-	tenant, err := simulator.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tenant.Close)
-
-	opts = opts.WithDefaults()
-	c, err := client.New(client.Config{
-		TenantID:     opts.TenantID,
-		ClientID:     opts.ClientID,
-		ClientSecret: opts.ClientSecret,
-		LoginURL:     tenant.LoginURL(),
-		APIURL:       tenant.APIURL(),
-		Scope:        tenant.Scope(),
-		PageSize:     500,
-		AllowHTTP:    true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tenant, c
-}
-
-// refreshOnce runs one refresh in mode and returns the refresher.
-func refreshOnce(t *testing.T, source collector.Source, mode string) *collector.Refresher {
-	t.Helper()
-	r, err := collector.NewRefresher(source, collector.Config{Mode: mode, Interval: time.Hour, Timeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Refresh(context.Background()); err != nil {
-		t.Fatalf("%s refresh: %v", mode, err)
-	}
-	return r
-}
-
-// gather returns the samples of one metric family, keyed by their labels in
-// the order given.
-func gather(t *testing.T, c prometheus.Collector, name string, labels ...string) map[string]float64 {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	out := make(map[string]float64)
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			out[labelKey(m, labels)] = m.GetGauge().GetValue()
-		}
-	}
-	return out
-}
-
-func labelKey(m *dto.Metric, names []string) string {
-	values := make([]string, len(names))
-	for i, n := range names {
-		for _, l := range m.GetLabel() {
-			if l.GetName() == n {
-				values[i] = l.GetValue()
-			}
-		}
-	}
-	return strings.Join(values, "|")
-}
-
-func expectedDevices(e simulator.Expected) map[string]float64 {
-	out := make(map[string]float64, len(e.Devices))
-	for k, n := range e.Devices {
-		out[strings.Join([]string{k.ProfileID, k.ConfigurationID, k.RbacGroup, k.OSPlatform, k.Status}, "|")] = float64(n)
-	}
-	return out
-}
-
-func expectedProfileDevices(e simulator.Expected) map[string]float64 {
-	out := make(map[string]float64, len(e.ProfileDevices))
-	for k, n := range e.ProfileDevices {
-		out[strings.Join([]string{k.ProfileID, k.RbacGroup, k.OSPlatform, k.Status}, "|")] = float64(n)
-	}
-	return out
-}
-
-func diff(t *testing.T, name string, got, want map[string]float64) {
-	t.Helper()
-	var problems []string
-	for k, v := range want {
-		if got[k] != v {
-			problems = append(problems, fmt.Sprintf("%s{%s} = %v, want %v", name, k, got[k], v))
-		}
-	}
-	for k, v := range got {
-		if _, ok := want[k]; !ok {
-			problems = append(problems, fmt.Sprintf("%s{%s} = %v, want no such series", name, k, v))
-		}
-	}
-	sort.Strings(problems)
-	if len(problems) > 10 {
-		problems = append(problems[:10], fmt.Sprintf("... and %d more", len(problems)-10))
-	}
-	for _, p := range problems {
-		t.Error(p)
-	}
-}
 
 // TestEndToEndMatchesTheTenant reads a simulated tenant over HTTP in both modes
 // and checks every series against the counts the simulator computed from its

@@ -46,7 +46,10 @@ type Config struct {
 	// StartDelay is the longest random wait before the first refresh, so that
 	// several exporters started together do not call the API at once.
 	StartDelay time.Duration
-	Logger     log.Logger
+	// SnapshotPath, when set, is the file each new snapshot is saved to and
+	// Restore reads at start.
+	SnapshotPath string
+	Logger       log.Logger
 }
 
 // Refresher reads the tenant's baseline assessment in the background and keeps
@@ -72,6 +75,8 @@ type health struct {
 	refreshes     uint64
 	failures      map[string]uint64
 	records       uint64
+	// skipped counts records without a key (client.Stats.Skipped).
+	skipped uint64
 }
 
 // NewRefresher returns a Refresher reading from source. It does nothing until
@@ -156,9 +161,9 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	defer cancel()
 
 	start := time.Now()
-	snap, records, err := r.read(ctx)
+	snap, stats, err := r.read(ctx)
 	duration := time.Since(start)
-	r.record(start.Add(duration), duration, records, err)
+	r.record(start.Add(duration), duration, stats, err)
 
 	if err != nil {
 		level.Error(r.logger).Log("msg", "refresh failed, still serving the last good snapshot",
@@ -174,34 +179,41 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 
 	snap.CompletedAt = start.Add(duration)
 	r.snapshot.Store(snap)
-	level.Info(r.logger).Log("msg", "refresh succeeded", "records", snap.Records,
+	level.Info(r.logger).Log("msg", "refresh succeeded", "records", snap.Records, "skipped", stats.Skipped,
 		"series", len(snap.Devices)+len(snap.ProfileDevices), "duration", duration)
+
+	r.save(snap)
 	return nil
 }
 
 // read fetches a complete snapshot. It returns a nil snapshot and no error when
-// the export has not changed since the snapshot being served.
-func (r *Refresher) read(ctx context.Context) (*Snapshot, int64, error) {
+// the export has not changed since the snapshot being served. The stats count
+// what was read, also when the read failed.
+func (r *Refresher) read(ctx context.Context) (*Snapshot, client.Stats, error) {
 	var files client.ExportFiles
 	if r.cfg.Mode == ModeFiles {
 		var err error
 		files, err = r.source.BaselineExportFiles(ctx)
 		if err != nil {
-			return nil, 0, fmt.Errorf("list export files: %w", err)
+			return nil, client.Stats{}, fmt.Errorf("list export files: %w", err)
 		}
 		if r.unchanged(files) {
-			return nil, 0, nil
+			return nil, client.Stats{}, nil
 		}
 	}
 
 	profiles, configurations, err := r.names(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, client.Stats{}, err
 	}
 
 	agg := NewAggregator()
 	stats, err := r.assessments(ctx, files, agg)
 	if errors.Is(err, client.ErrSnapshotChanged) {
+		// TODO: the download of the new export may renew expired URLs once
+		// more, so such a refresh can ask for fresh URLs twice. Both calls are
+		// paced within the export endpoint's limits; a per-refresh budget would
+		// have to live in the client.
 		level.Info(r.logger).Log("msg", "the export was regenerated during the download, starting over")
 		agg = NewAggregator()
 		files, err = r.source.BaselineExportFiles(ctx)
@@ -209,13 +221,14 @@ func (r *Refresher) read(ctx context.Context) (*Snapshot, int64, error) {
 			var again client.Stats
 			again, err = r.assessments(ctx, files, agg)
 			stats.Records += again.Records
+			stats.Skipped += again.Skipped
 		}
 	}
 	if err != nil {
-		return nil, stats.Records, err
+		return nil, stats, err
 	}
 
-	return agg.Snapshot(profiles, configurations, files.GeneratedTime), stats.Records, nil
+	return agg.Snapshot(profiles, configurations, files.GeneratedTime), stats, nil
 }
 
 // unchanged reports whether files describe the snapshot already being served.
@@ -253,7 +266,7 @@ func (r *Refresher) assessments(ctx context.Context, files client.ExportFiles, a
 }
 
 // record notes the outcome of one refresh for the health metrics.
-func (r *Refresher) record(end time.Time, duration time.Duration, records int64, err error) {
+func (r *Refresher) record(end time.Time, duration time.Duration, stats client.Stats, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 
@@ -262,7 +275,8 @@ func (r *Refresher) record(end time.Time, duration time.Duration, records int64,
 	h.lastSucceeded = err == nil
 	h.lastDuration = duration
 	h.refreshes++
-	h.records += uint64(max(records, 0))
+	h.records += uint64(max(stats.Records, 0))
+	h.skipped += uint64(max(stats.Skipped, 0))
 	if err != nil {
 		h.failures[client.Reason(err)]++
 		return

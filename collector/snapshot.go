@@ -35,6 +35,8 @@ type Snapshot struct {
 	GeneratedTime time.Time
 	// CompletedAt is when the refresh that built the snapshot finished.
 	CompletedAt time.Time
+
+	exposition exposition
 }
 
 // Snapshot builds the immutable snapshot of everything committed so far, with
