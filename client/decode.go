@@ -49,7 +49,10 @@ func (e *SyntaxError) Error() string {
 // Only deviceId, profileId, configurationId, rbacGroupName, osPlatform, isApplicable
 // and isCompliant are kept. Keys are matched case-insensitively, as encoding/json
 // does, so DeviceId, deviceId and OSPlatform all match. Every other key is skipped,
-// whatever its value, after checking that the value is well-formed JSON.
+// whatever its value, after checking the value's structure: brackets, literals and
+// numbers. A skipped string is found by its closing quote alone, with escapes and
+// characters unchecked, so a record that encoding/json rejects only for those is
+// still counted; on valid JSON both always agree.
 //
 // The zero value is ready to use. A decoder is not safe for concurrent use.
 type AssessmentDecoder struct {
@@ -510,8 +513,7 @@ func skipValue(data []byte, i, depth int) (int, error) {
 
 	switch c := data[i]; {
 	case c == '"':
-		end, _, err := scanString(data, i)
-		return end, err
+		return skipString(data, i)
 	case c == '{':
 		return skipObject(data, i, depth+1)
 	case c == '[':
@@ -675,6 +677,29 @@ func specialBytes(x uint64) uint64 {
 	backslash := x ^ (ones * '\\')
 
 	return (x | (x - ones*0x20) | (quote - ones) | (backslash - ones)) & highs
+}
+
+// skipString returns the index after the string whose opening quote is at
+// data[i]: after the first quote not escaped by a backslash. It does not check
+// what lies between, as scanString does: bytes.IndexByte jumps over long values
+// and their escapes at once, which makes decoding a record about a sixth faster.
+func skipString(data []byte, i int) (int, error) {
+	j := i + 1
+	for {
+		q := bytes.IndexByte(data[j:], '"')
+		if q < 0 {
+			return 0, errUnexpectedEnd
+		}
+		j += q
+		backslashes := 0
+		for k := j - 1; k > i && data[k] == '\\'; k-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return j + 1, nil
+		}
+		j++
+	}
 }
 
 // escapeLength checks the escape sequence starting with the backslash at data[j]

@@ -152,11 +152,18 @@ func (p *linePipeline) read(r io.Reader) {
 // fill reads from r into block until it holds size bytes or reading fails.
 func fill(r io.Reader, block []byte, size int) ([]byte, error) {
 	block = growTo(block, size)
-	for len(block) < size {
+	for empty := 0; len(block) < size; {
 		n, err := r.Read(block[len(block):size])
 		block = block[:len(block)+n]
 		if err != nil {
 			return block, err
+		}
+
+		// A reader that keeps returning nothing is broken, as bufio judges.
+		if n > 0 {
+			empty = 0
+		} else if empty++; empty >= 100 {
+			return block, io.ErrNoProgress
 		}
 	}
 	return block, nil

@@ -211,7 +211,9 @@ func TestDecodeLinesMemoryDoesNotGrowWithInput(t *testing.T) {
 	smallAllocs, smallBytes := run(2_000)
 	largeAllocs, largeBytes := run(200_000)
 
-	if largeAllocs > smallAllocs {
+	// The line blocks come from a sync.Pool, which may drop any of them (the
+	// race detector makes it drop some on purpose): each costs an allocation.
+	if largeAllocs > smallAllocs+lineBlocksPerPart {
 		t.Errorf("allocations: %v for 2,000 lines, %v for 200,000 lines; want no growth", smallAllocs, largeAllocs)
 	}
 	t.Logf("2,000 lines: %v allocations, %d bytes; 200,000 lines: %v allocations, %d bytes", smallAllocs, smallBytes, largeAllocs, largeBytes)

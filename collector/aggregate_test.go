@@ -1,6 +1,11 @@
 package collector
 
 import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -192,5 +197,72 @@ func TestConfigurationInfoPicksTheProfilesBenchmark(t *testing.T) {
 	}
 	if got := snap.ProfileInfo[1]; got[1] != "Windows 11 CIS L1" || got[7] != "true" {
 		t.Errorf("profile info = %v, want the Windows 11 profile, active", got)
+	}
+}
+
+func TestDeviceBytesMatchesHexDecode(t *testing.T) {
+	id := []byte("0123456789abcdefABCDEF0123456789abcdef01")
+	for place := range id {
+		for c := range 256 {
+			odd := bytes.Clone(id)
+			odd[place] = byte(c)
+
+			var want [20]byte
+			if _, err := hex.Decode(want[:], odd); err != nil {
+				want = sha1.Sum(odd)
+			}
+			if got := deviceBytes(odd); got != want {
+				t.Fatalf("deviceBytes(%q) = %x, want %x", odd, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkAggregatorMemory measures the memory a refresh needs per device
+// (each assessed against one profile) and per series while it aggregates, and
+// what the snapshot it leaves keeps per series: the memory of a refresh grows
+// only with these two, never with records.
+func BenchmarkAggregatorMemory(b *testing.B) {
+	// measure aggregates one record per device and configuration, the devices
+	// spread over 20 groups, and returns the heap held by the aggregator and the
+	// snapshot, and by the snapshot alone.
+	measure := func(devices, configurations int) (refreshing, served float64) {
+		heap := func() float64 {
+			runtime.GC()
+			var stats runtime.MemStats
+			runtime.ReadMemStats(&stats)
+			return float64(stats.HeapAlloc)
+		}
+		base := heap()
+
+		agg := NewAggregator()
+		part := agg.BeginPart()
+		for d := range devices {
+			for c := range configurations {
+				part.Add(record(fmt.Sprintf("%040x", d), win11, fmt.Sprint("1.", c), fmt.Sprint("Group ", d%20), "Windows11", true, c%2 == 0))
+			}
+		}
+		agg.CommitPart(part)
+		snap := agg.Snapshot(nil, nil, time.Time{})
+		snap.metrics()
+
+		refreshing = heap() - base
+		runtime.KeepAlive(agg)
+		served = heap() - base
+		runtime.KeepAlive(snap)
+		return refreshing, served
+	}
+
+	for b.Loop() {
+		const devices, series = 200_000, 100_000
+		few, _ := measure(devices, 1)
+		many, _ := measure(2*devices, 1)
+		b.ReportMetric((many-few)/devices, "refresh-B/device")
+
+		// 20 devices, one a group: 20 series a configuration.
+		few, fewServed := measure(20, series/20)
+		many, manyServed := measure(20, 2*series/20)
+		b.ReportMetric((many-few)/series, "refresh-B/series")
+		b.ReportMetric((manyServed-fewServed)/series, "served-B/series")
 	}
 }

@@ -3,13 +3,18 @@ package collector_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,25 +88,29 @@ func benchTenant(tb testing.TB, opts simulator.Options) (*simulator.Tenant, *cli
 
 // BenchmarkExportFiles measures a whole files-mode refresh of a large tenant
 // (listing, download over loopback HTTP, decompression, decoding, aggregation,
-// snapshot) against decompressing the same files alone with the same number of
-// goroutines, in alternation, so that both see the same machine.
+// snapshot) against decompressing the same files alone with as many goroutines
+// as the refresh downloads files in parallel. The two alternate, so that both
+// see the same machine. Unless MDE_BENCH_JQ=0, it then times bench/jq-peer.sh
+// (gzip -dc | jq | awk) over the first files, and checks that it counts what
+// the exporter counts.
 func BenchmarkExportFiles(b *testing.B) {
 	tenant, c := benchTenant(b, benchTenantOptions(benchRecords(b)))
-	expected := tenant.Expected()
+	records := tenant.Expected().Records
 	files := downloadExport(b, c)
-	workers := runtime.GOMAXPROCS(0)
+	workers := runtime.GOMAXPROCS(0) // the client's default DownloadWorkers
 
 	var refreshTime, gunzipTime time.Duration
-	var peakHeap uint64
 	var uncompressed int64
+	var series int
 	for b.Loop() {
+		runtime.GC()
 		start := time.Now()
-		snap, peak := refreshMeasuringHeap(b, c)
+		snap := refresh(b, c)
 		refreshTime += time.Since(start)
-		peakHeap = max(peakHeap, peak)
-		if snap.Records != int64(expected.Records) {
-			b.Fatalf("refresh counted %d records, want %d", snap.Records, expected.Records)
+		if snap.Records != int64(records) {
+			b.Fatalf("refresh counted %d records, want %d", snap.Records, records)
 		}
+		series = len(snap.Devices) + len(snap.ProfileDevices)
 
 		b.StopTimer()
 		start = time.Now()
@@ -110,55 +119,137 @@ func BenchmarkExportFiles(b *testing.B) {
 		b.StartTimer()
 	}
 
-	refreshRate := float64(b.N) * float64(expected.Records) / refreshTime.Seconds()
-	gunzipRate := float64(b.N) * float64(expected.Records) / gunzipTime.Seconds()
+	refreshRate := float64(b.N) * float64(records) / refreshTime.Seconds()
+	gunzipRate := float64(b.N) * float64(records) / gunzipTime.Seconds()
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(refreshTime.Seconds()/float64(b.N), "s/refresh")
 	b.ReportMetric(refreshRate, "records/s")
-	b.ReportMetric(refreshRate*float64(uncompressed)/float64(expected.Records)/1e6, "MB/s")
+	b.ReportMetric(refreshRate*float64(uncompressed)/float64(records)/1e6, "MB/s")
 	b.ReportMetric(gunzipRate, "gunzip-records/s")
 	b.ReportMetric(refreshRate/gunzipRate, "gunzip-ratio")
-	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(peakLiveHeap(b, c))/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(series), "series")
+
+	if jqRate, ok := jqPeerRate(b, c, files); ok {
+		b.ReportMetric(jqRate, "jq-records/s")
+		b.ReportMetric(refreshRate/jqRate, "jq-ratio")
+	}
 }
 
-// refreshMeasuringHeap runs one files-mode refresh and returns its snapshot and
-// the peak of the heap above what was live before it started.
-func refreshMeasuringHeap(tb testing.TB, c *client.Client) (*collector.Snapshot, uint64) {
-	runtime.GC()
-	before := heapBytes()
+// jqPeerRecords is about how many records the jq pipeline reads: enough for a
+// steady rate, few enough to take seconds at its speed.
+const jqPeerRecords = 300_000
 
-	stop := make(chan struct{})
-	var peak atomic.Uint64
-	var sampler sync.WaitGroup
-	sampler.Go(func() {
-		ticker := time.NewTicker(2 * time.Millisecond)
-		defer ticker.Stop()
-		for {
-			peak.Store(max(peak.Load(), heapBytes()))
-			select {
-			case <-stop:
-				return
-			case <-ticker.C:
-			}
+// jqPeerRate runs bench/jq-peer.sh over the first export files, checks that it
+// counts what the exporter counts from them, and returns its records/s. It
+// reports false when jq, gzip or awk is missing or MDE_BENCH_JQ=0.
+func jqPeerRate(b *testing.B, c *client.Client, files [][]byte) (float64, bool) {
+	if os.Getenv("MDE_BENCH_JQ") == "0" {
+		return 0, false
+	}
+	for _, tool := range []string{"jq", "gzip", "awk", "bash"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Logf("no %s: the jq peer is skipped", tool)
+			return 0, false
 		}
-	})
+	}
 
-	r, err := collector.NewRefresher(c, collector.Config{Mode: collector.ModeFiles, Interval: time.Hour, Timeout: 10 * time.Minute})
+	list, err := c.BaselineExportFiles(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	var paths, urls []string
+	for i, file := range files {
+		if len(file) == 0 {
+			continue
+		}
+		path := filepath.Join(dir, fmt.Sprintf("part-%05d.json.gz", i))
+		if err := os.WriteFile(path, file, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		paths, urls = append(paths, path), append(urls, list.URLs[i])
+		if len(paths)*benchTenantOptions(0).WithDefaults().PartRecords >= jqPeerRecords {
+			break
+		}
+	}
+
+	out, err := exec.Command("bash", append([]string{"../bench/jq-peer.sh"}, paths...)...).Output()
+	if err != nil {
+		b.Fatalf("jq peer: %v", err)
+	}
+	var peer struct {
+		Records       int `json:"records"`
+		Series        int `json:"series"`
+		ProfileSeries int `json:"profile_series"`
+	}
+	var timed int
+	var seconds float64
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 2 || json.Unmarshal([]byte(lines[len(lines)-2]), &peer) != nil {
+		b.Fatalf("jq peer printed %q", out)
+	}
+	if _, err := fmt.Sscan(lines[len(lines)-1], &timed, &seconds); err != nil || timed != peer.Records {
+		b.Fatalf("jq peer printed %q", out)
+	}
+
+	agg := collector.NewAggregator()
+	if _, err := c.DownloadBaselineExport(context.Background(), client.ExportFiles{URLs: urls}, agg); err != nil {
+		b.Fatal(err)
+	}
+	snap := agg.Snapshot(nil, nil, time.Time{})
+	if int(snap.Records) != peer.Records || len(snap.Devices) != peer.Series || len(snap.ProfileDevices) != peer.ProfileSeries {
+		b.Errorf("jq peer counted %+v; the exporter %d records, %d series, %d profile series",
+			peer, snap.Records, len(snap.Devices), len(snap.ProfileDevices))
+	}
+	return float64(peer.Records) / seconds, true
+}
+
+// refresh runs one files-mode refresh and returns its snapshot.
+func refresh(tb testing.TB, source collector.Source) *collector.Snapshot {
+	tb.Helper()
+	r, err := collector.NewRefresher(source, collector.Config{Mode: collector.ModeFiles, Interval: time.Hour, Timeout: 30 * time.Minute})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if err := r.Refresh(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
-	close(stop)
-	sampler.Wait()
-
-	return r.Snapshot(), max(peak.Load(), before) - before
+	return r.Snapshot()
 }
 
-// heapBytes is the memory taken by heap objects, live or not yet swept.
-func heapBytes() uint64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+// peakLiveHeap runs one more refresh, untimed, collecting garbage over and
+// over meanwhile, and returns the most heap found live above what was live
+// before. Measuring live memory keeps out the garbage that the collector lets
+// pile up in proportion to the simulated tenant, which this process holds too.
+func peakLiveHeap(tb testing.TB, c *client.Client) uint64 {
+	runtime.GC()
+	before := liveHeap()
+
+	done := make(chan struct{})
+	var peak uint64
+	var collecting sync.WaitGroup
+	collecting.Go(func() {
+		for {
+			runtime.GC()
+			peak = max(peak, liveHeap())
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
+	})
+
+	refresh(tb, c)
+	close(done)
+	collecting.Wait()
+	return max(peak, before) - before
+}
+
+// liveHeap is the heap found live by the last garbage collection.
+func liveHeap() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(sample)
 	return sample[0].Value.Uint64()
 }

@@ -14,6 +14,10 @@ import (
 // all series with that label value, so a series costs one small slice; the
 // series are in the order the registry sorts them into, so that its sort finds
 // them sorted.
+//
+// TODO: a scrape still encodes and compresses every series (about 170 ms for
+// 100,000); rendering the text once per snapshot would make it milliseconds,
+// but needs a handler of its own in place of promhttp for these families.
 type exposition struct {
 	once    sync.Once
 	metrics []snapshotMetric
