@@ -63,27 +63,7 @@ func benchTenantOptions(records int) simulator.Options {
 // not paced, so that refreshes can follow each other.
 func benchTenant(tb testing.TB, opts simulator.Options) (*simulator.Tenant, *client.Client) {
 	tb.Helper()
-	tenant, err := simulator.Start(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(tenant.Close)
-
-	opts = opts.WithDefaults()
-	c, err := client.New(client.Config{
-		TenantID:     opts.TenantID,
-		ClientID:     opts.ClientID,
-		ClientSecret: opts.ClientSecret,
-		LoginURL:     tenant.LoginURL(),
-		APIURL:       tenant.APIURL(),
-		Scope:        tenant.Scope(),
-		AllowHTTP:    true,
-		Limits:       map[client.Endpoint]client.Limit{},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tenant, c
+	return startTenantWith(tb, opts, func(cfg *client.Config) { cfg.Limits = map[client.Endpoint]client.Limit{} })
 }
 
 // BenchmarkExportFiles measures a whole files-mode refresh of a large tenant

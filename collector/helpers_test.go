@@ -25,25 +25,34 @@ import (
 // startTenant starts a simulated tenant and returns a client for it.
 func startTenant(t *testing.T, opts simulator.Options) (*simulator.Tenant, *client.Client) {
 	t.Helper()
+	return startTenantWith(t, opts, func(cfg *client.Config) { cfg.PageSize = 500 })
+}
+
+// startTenantWith starts a simulated tenant and returns a client for it whose
+// configuration configure may change.
+func startTenantWith(tb testing.TB, opts simulator.Options, configure func(*client.Config)) (*simulator.Tenant, *client.Client) {
+	tb.Helper()
 	tenant, err := simulator.Start(opts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(tenant.Close)
+	tb.Cleanup(tenant.Close)
 
 	opts = opts.WithDefaults()
-	c, err := client.New(client.Config{
+	cfg := client.Config{
 		TenantID:     opts.TenantID,
 		ClientID:     opts.ClientID,
 		ClientSecret: opts.ClientSecret,
 		LoginURL:     tenant.LoginURL(),
 		APIURL:       tenant.APIURL(),
 		Scope:        tenant.Scope(),
-		PageSize:     500,
 		AllowHTTP:    true,
-	})
+	}
+	configure(&cfg)
+
+	c, err := client.New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return tenant, c
 }
