@@ -5,9 +5,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/prometheus/common/version.Version=${VERSION}" \
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
       -o /out/mde_exporter .
 
 FROM gcr.io/distroless/static-debian12:nonroot

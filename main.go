@@ -97,7 +97,7 @@ func parseFlags(args []string) (*options, *logConfig, *web.FlagConfig, error) {
 	app.Flag("mde.download-workers", "Export files downloaded and aggregated in parallel; 0 means one per CPU.").Default("0").IntVar(&o.workers)
 	app.Flag("mde.allow-insecure-downloads", "Follow http:// export file URLs. Only for test tenants such as the simulator.").BoolVar(&o.allowHTTP)
 	app.Flag("mde.max-file-size", "Largest decompressed size of one export file; a larger one (a gzip bomb) fails the refresh.").Default("4GiB").BytesVar(&o.maxFileSize)
-	app.Flag("mde.rate-limit", "Client-side limit of an endpoint as ENDPOINT=PER_MINUTE/PER_HOUR, e.g. baseline_export=5/20; repeatable. Defaults are the documented limits.").
+	app.Flag("mde.rate-limit", "Client-side limit of an endpoint as ENDPOINT=PER_MINUTE/PER_HOUR, e.g. baseline_export=5/20; 0 means unlimited; repeatable. Defaults are the documented limits.").
 		PlaceHolder("ENDPOINT=N/N").StringsVar(&o.rateLimits)
 
 	app.Flag("refresh.interval", "Time between the starts of two refreshes of the export.").Default("30m").Envar("MDE_REFRESH_INTERVAL").DurationVar(&o.interval)
@@ -122,7 +122,33 @@ func parseFlags(args []string) (*options, *logConfig, *web.FlagConfig, error) {
 	if _, err := app.Parse(args); err != nil {
 		return nil, nil, nil, err
 	}
+	if err := o.validate(); err != nil {
+		return nil, nil, nil, err
+	}
 	return o, logCfg, toolkitFlags, nil
+}
+
+// validate rejects flag values that would only fail later, at the first
+// refresh, or be silently replaced by a default.
+func (o *options) validate() error {
+	checks := []struct {
+		flag     string
+		value    int
+		min, max int
+	}{
+		{"--mde.page-size", o.pageSize, 1, 200000},
+		{"--mde.sas-valid-hours", o.sasValidHours, 0, 6},
+		{"--mde.max-retries", o.maxRetries, 0, 100},
+		{"--mde.download-workers", o.workers, 0, 1024},
+		{"--web.max-requests", o.maxRequests, 0, 100000},
+		{"--demo.devices", o.demoDevices, 1, 10000000},
+	}
+	for _, c := range checks {
+		if c.value < c.min || c.value > c.max {
+			return fmt.Errorf("%s=%d: want %d to %d", c.flag, c.value, c.min, c.max)
+		}
+	}
+	return nil
 }
 
 // run is the whole program: it serves until ctx ends and returns the exit code.
@@ -153,12 +179,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 
 	refresher, err := collector.NewRefresher(mde, collector.Config{
-		Mode:         o.exportMode,
-		Interval:     o.interval,
-		Timeout:      o.timeout,
-		StartDelay:   o.startDelay,
-		SnapshotPath: o.snapshotPath,
-		Logger:       log.With(logger, "component", "refresher"),
+		Mode:           o.exportMode,
+		Interval:       o.interval,
+		Timeout:        o.timeout,
+		StartDelay:     o.startDelay,
+		SnapshotPath:   o.snapshotPath,
+		SnapshotTenant: clientCfg.TenantID,
+		Logger:         log.With(logger, "component", "refresher"),
 	})
 	if err != nil {
 		level.Error(logger).Log("msg", "invalid configuration", "err", err)
@@ -250,11 +277,12 @@ func (o *options) demoConfig(cfg client.Config, logger log.Logger) (client.Confi
 	opts := simulator.Demo()
 	opts.Seed = o.demoSeed
 	opts.Devices = o.demoDevices
+	level.Info(logger).Log("msg", "demo mode: generating a simulated tenant", "devices", opts.Devices)
 	tenant, err := simulator.Start(opts)
 	if err != nil {
 		return client.Config{}, nil, fmt.Errorf("start the simulated tenant: %w", err)
 	}
-	level.Info(logger).Log("msg", "demo mode: serving a simulated tenant", "devices", opts.Devices,
+	level.Info(logger).Log("msg", "demo mode: serving the simulated tenant",
 		"api_url", tenant.APIURL(), "login_url", tenant.LoginURL())
 
 	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = opts.TenantID, opts.ClientID, opts.ClientSecret
@@ -274,7 +302,11 @@ func readSecret(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read the client secret file: %w", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", fmt.Errorf("the client secret file %s is empty", path)
+	}
+	return secret, nil
 }
 
 // parseRateLimits reads --mde.rate-limit values over the documented defaults.
@@ -291,6 +323,9 @@ func parseRateLimits(values []string) (map[client.Endpoint]client.Limit, error) 
 		}
 		if _, known := limits[client.Endpoint(name)]; !known {
 			return nil, fmt.Errorf("rate limit %q: unknown endpoint %q", v, name)
+		}
+		if perMinute < 0 || perHour < 0 {
+			return nil, fmt.Errorf("rate limit %q: limits cannot be negative (0 means unlimited)", v)
 		}
 		limits[client.Endpoint(name)] = client.Limit{PerMinute: perMinute, PerHour: perHour}
 	}
@@ -354,6 +389,7 @@ func (o *options) routes(reg *prometheus.Registry, refresher *collector.Refreshe
 			Name:        exporterName,
 			Description: "Prometheus exporter for Microsoft Defender for Endpoint security-baseline compliance",
 			Version:     version.Info(),
+			Profiling:   "false",
 			Links: []web.LandingLinks{
 				{Address: o.metricsPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},

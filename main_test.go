@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
+
 	"github.com/mde-exporter/mde_exporter/simulator"
 )
 
@@ -161,8 +163,8 @@ func TestRateLimitFlag(t *testing.T) {
 }
 
 // TestSnapshotPathSurvivesRestart: with --snapshot.path, a restarted exporter
-// serves the last snapshot at once, with the time it was read, even when the
-// API cannot be reached.
+// of the same tenant serves the last snapshot at once, with the time it was
+// read, even when the API cannot be reached.
 func TestSnapshotPathSurvivesRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "snapshot.json")
 	addr := freeAddress(t)
@@ -173,7 +175,7 @@ func TestSnapshotPathSurvivesRestart(t *testing.T) {
 
 	t.Setenv(secretEnvVar, "unused-secret")
 	addr = freeAddress(t)
-	logs, _ = startProgram(t, "--mde.tenant-id=contoso", "--mde.client-id=exporter", "--refresh.start-delay=0s",
+	logs, _ = startProgram(t, "--mde.tenant-id="+simulator.DefaultTenantID, "--mde.client-id=exporter", "--refresh.start-delay=0s",
 		"--mde.login-url=http://127.0.0.1:1", "--mde.api-url=http://127.0.0.1:1",
 		"--web.listen-address="+addr, "--snapshot.path="+path)
 	waitFor(t, logs, "the web server", func() bool { return answers(addr, "/-/healthy", http.StatusOK) })
@@ -207,4 +209,56 @@ func answers(addr, path string, status int) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == status
+}
+
+// TestK06K07CloudSetsHostsAndScopeTogether: one --mde.cloud picks the sign-in
+// host, the API host and the token scope; overriding the API host with a
+// regional one leaves the scope with the cloud, since a regional host is no
+// token audience.
+func TestK06K07CloudSetsHostsAndScopeTogether(t *testing.T) {
+	t.Setenv(secretEnvVar, "a-secret")
+	tests := []struct {
+		name                  string
+		args                  []string
+		login, api, wantScope string
+	}{
+		{"gcc-high", []string{"--mde.cloud=gcc-high"},
+			"https://login.microsoftonline.us", "https://api-gov.securitycenter.microsoft.us", "https://api-gov.securitycenter.microsoft.us/.default"},
+		{"commercial with a regional API host", []string{"--mde.api-url=https://api-uk.securitycenter.microsoft.com"},
+			"https://login.microsoftonline.com", "https://api-uk.securitycenter.microsoft.com", "https://api.securitycenter.microsoft.com/.default"},
+		{"dod with its login overridden", []string{"--mde.cloud=dod", "--mde.login-url=https://login.example.internal"},
+			"https://login.example.internal", "https://api-gov.securitycenter.microsoft.us", "https://api-gov.securitycenter.microsoft.us/.default"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, _, _, err := parseFlags(append([]string{"--mde.tenant-id=contoso", "--mde.client-id=exporter"}, tt.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, _, err := o.clientConfig(log.NewNopLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.LoginURL != tt.login || cfg.APIURL != tt.api || cfg.Scope != tt.wantScope {
+				t.Errorf("login %s, API %s, scope %s; want %s, %s, %s", cfg.LoginURL, cfg.APIURL, cfg.Scope, tt.login, tt.api, tt.wantScope)
+			}
+		})
+	}
+}
+
+func TestFlagValuesAreChecked(t *testing.T) {
+	for _, args := range [][]string{
+		{"--mde.sas-valid-hours=9"},
+		{"--mde.page-size=0"},
+		{"--mde.page-size=300000"},
+		{"--mde.max-retries=-1"},
+		{"--mde.download-workers=-2"},
+		{"--demo.devices=0"},
+	} {
+		if _, _, _, err := parseFlags(args); err == nil {
+			t.Errorf("%v accepted, want an error naming the flag", args)
+		} else if !strings.Contains(err.Error(), strings.SplitN(args[0], "=", 2)[0]) {
+			t.Errorf("%v: error %q does not name the flag", args, err)
+		}
+	}
 }

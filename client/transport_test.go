@@ -79,6 +79,56 @@ func TestThrottledRequest(t *testing.T) {
 	}
 }
 
+// K03: the status decides, not error.code: a 429 whose body says
+// "TooManyRequests" is waited like one that says "429", and a 400 whose body
+// says "429" is a plain client error, neither waited nor retried.
+func TestK03ThrottlingIsDecidedByStatus(t *testing.T) {
+	tests := []struct {
+		name          string
+		status        int
+		code          string
+		wantReason    string
+		wantThrottled float64
+		wantCalls     int32
+	}{
+		{"429 with TooManyRequests", http.StatusTooManyRequests, "TooManyRequests", "", 1, 2},
+		{"429 with code 429", http.StatusTooManyRequests, "429", "", 1, 2},
+		{"400 with code 429", http.StatusBadRequest, "429", "http", 0, 1},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tenant := newFakeTenant(t)
+			var calls atomic.Int32
+			tenant.handleAPI(t, "GET /api/baselineProfiles", func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) == 1 {
+					w.Header().Set("Retry-After", "3")
+					w.WriteHeader(tt.status)
+					fmt.Fprintf(w, `{"error":{"code":%q,"message":"API calls quota exceeded! maximum allowed 30 per 00:01:00","target":"|3f2a"}}`, tt.code)
+					return
+				}
+				fmt.Fprint(w, `{"value":[]}`)
+			})
+
+			c, clock := newTestClient(t, tenant)
+			_, err := c.BaselineProfiles(context.Background())
+
+			if got := Reason(err); got != tt.wantReason {
+				t.Errorf("reason = %q (err %v), want %q", got, err, tt.wantReason)
+			}
+			if got := testutil.ToFloat64(c.metrics.throttled.WithLabelValues("baseline_profiles")); got != tt.wantThrottled {
+				t.Errorf("mde_exporter_api_throttled_total = %v, want %v", got, tt.wantThrottled)
+			}
+			if got, want := clock.Slept().Seconds(), 3*tt.wantThrottled; got != want {
+				t.Errorf("waited %vs, want %vs", got, want)
+			}
+			if calls.Load() != tt.wantCalls {
+				t.Errorf("API calls = %d, want %d", calls.Load(), tt.wantCalls)
+			}
+		})
+	}
+}
+
 // K05: 5xx answers are retried with backoff within the call; past MaxRetries the
 // call fails with reason http.
 func TestServerErrorsAreRetried(t *testing.T) {

@@ -12,8 +12,9 @@ import (
 	"github.com/mde-exporter/mde_exporter/simulator"
 )
 
-// The cases of ../shared/cases/README.md, each read end to end from a simulated
-// tenant over HTTP and checked on the metrics a user reads.
+// Inputs that broke other clients of the Defender export APIs, named K01 to K11,
+// each read end to end from a simulated tenant over HTTP and checked on the
+// metrics a user reads.
 
 // K01: the first export URL is an empty blob, the second one's SAS has expired.
 // The empty blob is zero records; the export endpoint is asked once more, within

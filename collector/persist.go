@@ -20,7 +20,9 @@ const snapshotFileVersion = 1
 
 // snapshotFile is what the snapshot file holds, as JSON.
 type snapshotFile struct {
-	Version  int       `json:"version"`
+	Version int `json:"version"`
+	// Tenant is Config.SnapshotTenant of the run that wrote the file.
+	Tenant   string    `json:"tenant"`
 	Snapshot *Snapshot `json:"snapshot"`
 }
 
@@ -35,7 +37,7 @@ func (r *Refresher) Restore() error {
 		return nil
 	}
 
-	snap, err := loadSnapshot(r.cfg.SnapshotPath)
+	snap, err := loadSnapshot(r.cfg.SnapshotPath, r.cfg.SnapshotTenant)
 	if errors.Is(err, fs.ErrNotExist) {
 		level.Info(r.logger).Log("msg", "no saved snapshot to restore", "path", r.cfg.SnapshotPath)
 		return nil
@@ -64,7 +66,7 @@ func (r *Refresher) save(snap *Snapshot) {
 	if r.cfg.SnapshotPath == "" {
 		return
 	}
-	if err := saveSnapshot(r.cfg.SnapshotPath, snap); err != nil {
+	if err := saveSnapshot(r.cfg.SnapshotPath, r.cfg.SnapshotTenant, snap); err != nil {
 		level.Warn(r.logger).Log("msg", "could not save the snapshot for the next start", "path", r.cfg.SnapshotPath, "err", err)
 	}
 }
@@ -72,7 +74,7 @@ func (r *Refresher) save(snap *Snapshot) {
 // saveSnapshot writes snap to path atomically: to a temporary file in the same
 // directory, synced, then renamed over path. A crash leaves the old file or the
 // new one, never half of one.
-func saveSnapshot(path string, snap *Snapshot) error {
+func saveSnapshot(path, tenant string, snap *Snapshot) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("save snapshot: %w", err)
@@ -80,7 +82,7 @@ func saveSnapshot(path string, snap *Snapshot) error {
 	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
 
 	w := bufio.NewWriter(tmp)
-	err = json.NewEncoder(w).Encode(snapshotFile{Version: snapshotFileVersion, Snapshot: snap})
+	err = json.NewEncoder(w).Encode(snapshotFile{Version: snapshotFileVersion, Tenant: tenant, Snapshot: snap})
 	if err == nil {
 		err = w.Flush()
 	}
@@ -100,8 +102,8 @@ func saveSnapshot(path string, snap *Snapshot) error {
 	return nil
 }
 
-// loadSnapshot reads and checks a file written by saveSnapshot.
-func loadSnapshot(path string) (*Snapshot, error) {
+// loadSnapshot reads and checks a file written by saveSnapshot for tenant.
+func loadSnapshot(path, tenant string) (*Snapshot, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("restore snapshot: %w", err)
@@ -114,6 +116,9 @@ func loadSnapshot(path string) (*Snapshot, error) {
 	}
 	if file.Version != snapshotFileVersion || file.Snapshot == nil {
 		return nil, fmt.Errorf("restore snapshot from %s: format version %d, want %d", path, file.Version, snapshotFileVersion)
+	}
+	if file.Tenant != tenant {
+		return nil, fmt.Errorf("restore snapshot from %s: it holds another tenant's data (%q, not %q)", path, file.Tenant, tenant)
 	}
 	if err := file.Snapshot.validate(); err != nil {
 		return nil, fmt.Errorf("restore snapshot from %s: %w", path, err)

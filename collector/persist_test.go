@@ -131,3 +131,29 @@ func TestWarmStartIgnoresBadFiles(t *testing.T) {
 		}
 	})
 }
+
+// TestWarmStartRefusesAnotherTenantsSnapshot: pointing the exporter at another
+// tenant must not serve the old tenant's data, however long sign-in fails.
+func TestWarmStartRefusesAnotherTenantsSnapshot(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "snapshot.json")
+	h := newHarness(t, faultTenant, collector.ModeFiles, withRefresh(func(c *collector.Config) {
+		c.SnapshotPath, c.SnapshotTenant = path, "contoso-tenant"
+	}))
+	h.mustRefresh()
+
+	other, err := collector.NewRefresher(h.client, collector.Config{
+		Mode: h.mode, Interval: time.Hour, Timeout: 30 * time.Second,
+		SnapshotPath: path, SnapshotTenant: "fabrikam-tenant",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = other.Restore()
+	if err == nil || !strings.Contains(err.Error(), "another tenant") {
+		t.Errorf("Restore for another tenant = %v, want an error saying it is another tenant's data", err)
+	}
+	if other.Ready() {
+		t.Error("another tenant's snapshot is served")
+	}
+}

@@ -49,7 +49,10 @@ type Config struct {
 	// SnapshotPath, when set, is the file each new snapshot is saved to and
 	// Restore reads at start.
 	SnapshotPath string
-	Logger       log.Logger
+	// SnapshotTenant names the tenant whose snapshots are saved (its tenant
+	// id); a saved snapshot of another tenant is not restored.
+	SnapshotTenant string
+	Logger         log.Logger
 }
 
 // Refresher reads the tenant's baseline assessment in the background and keeps
@@ -166,8 +169,7 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	r.record(start.Add(duration), duration, stats, err)
 
 	if err != nil {
-		level.Error(r.logger).Log("msg", "refresh failed, still serving the last good snapshot",
-			"reason", client.Reason(err), "duration", duration, "err", err)
+		r.logFailure(err, duration)
 		return err
 	}
 
@@ -184,6 +186,22 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 
 	r.save(snap)
 	return nil
+}
+
+// logFailure says why a refresh failed and what is served meanwhile. A refresh
+// cut short by shutdown is no incident.
+func (r *Refresher) logFailure(err error, duration time.Duration) {
+	reason := client.Reason(err)
+	serving := "still serving the last good snapshot"
+	if !r.Ready() {
+		serving = "no snapshot to serve yet"
+	}
+
+	logAt := level.Error
+	if reason == "canceled" {
+		logAt = level.Info
+	}
+	logAt(r.logger).Log("msg", "refresh failed, "+serving, "reason", reason, "duration", duration, "err", err)
 }
 
 // read fetches a complete snapshot. It returns a nil snapshot and no error when

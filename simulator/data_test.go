@@ -74,7 +74,7 @@ func TestExpectedMatchesServedRecords(t *testing.T) {
 }
 
 func TestSharesShapeTheData(t *testing.T) {
-	tn, _ := startTenant(t, Options{Seed: 5, Devices: 400, NonCompliantShare: 0.3, NotApplicableShare: 0.1})
+	tn, _ := startTenant(t, Options{Seed: 5, Devices: 400, NonCompliantShare: 0.15, NotApplicableShare: 0.1})
 	e := tn.Expected()
 
 	statuses := map[string]int{}
@@ -86,8 +86,8 @@ func TestSharesShapeTheData(t *testing.T) {
 	if na < 0.08 || na > 0.12 {
 		t.Errorf("not applicable share = %.3f, want about 0.1", na)
 	}
-	if nc < 0.25 || nc > 0.35 {
-		t.Errorf("non-compliant share of applicable records = %.3f, want about 0.3", nc)
+	if nc < 0.12 || nc > 0.18 {
+		t.Errorf("non-compliant share of applicable records = %.3f, want about 0.15", nc)
 	}
 }
 

@@ -17,6 +17,7 @@ const (
 	streamContainer
 	streamSAS
 	streamToken
+	streamRisk
 )
 
 // golden is the increment of splitmix64.

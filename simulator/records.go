@@ -83,7 +83,7 @@ func (g *generation) facts(r ref) facts {
 	f.applicable = unit(h) >= g.opts.NotApplicableShare
 
 	h = mix64(h + golden)
-	f.compliant = f.applicable && unit(h) >= g.ncProb[r.config]
+	f.compliant = f.applicable && unit(h) >= g.ncProb[r.config]*g.risk(r.device)
 	f.exempt = f.applicable && h&0x1ff == 0
 
 	h = mix64(h + golden)
@@ -95,6 +95,14 @@ func (g *generation) facts(r ref) facts {
 		f.shape = recordShape(1 + (h&0xffff)%n)
 	}
 	return f
+}
+
+// risk spreads non-compliance unevenly over devices, as in real fleets: most
+// failures sit on a minority of neglected devices, while hardened ones pass
+// every configuration. The factor averages 1, so NonCompliantShare holds.
+func (g *generation) risk(device int32) float64 {
+	u := unit(mix(g.key, streamRisk, uint64(device)))
+	return 3 * u * u
 }
 
 // count computes the expected aggregates by walking the generator, never the
