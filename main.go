@@ -437,6 +437,8 @@ func serve(ctx context.Context, handler http.Handler, flags *web.FlagConfig, log
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    16 << 10,
+		// Connection-level errors, such as failed TLS handshakes, go to the same log.
+		ErrorLog: stdlog.New(log.NewStdlibAdapter(level.Warn(logger)), "", 0),
 	}
 
 	done := make(chan error, 1)
