@@ -184,7 +184,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		Timeout:        o.timeout,
 		StartDelay:     o.startDelay,
 		SnapshotPath:   o.snapshotPath,
-		SnapshotTenant: clientCfg.TenantID,
+		SnapshotTenant: o.snapshotTenant(clientCfg),
 		Logger:         log.With(logger, "component", "refresher"),
 	})
 	if err != nil {
@@ -211,6 +211,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	return serve(ctx, handler, toolkitFlags, logger, logCfg.newSlogLogger(stderr))
+}
+
+// snapshotTenant names the data a saved snapshot holds: the tenant id, and for
+// the demo's simulated tenants, which all share one id, its seed and size.
+func (o *options) snapshotTenant(cfg client.Config) string {
+	if o.demo {
+		return fmt.Sprintf("%s (demo: seed %d, %d devices)", cfg.TenantID, o.demoSeed, o.demoDevices)
+	}
+	return cfg.TenantID
 }
 
 // waitReady waits, at most for timeout, until r has loaded a snapshot.

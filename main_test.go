@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/mde-exporter/mde_exporter/client"
 	"github.com/mde-exporter/mde_exporter/simulator"
 )
 
@@ -166,9 +167,19 @@ func TestRateLimitFlag(t *testing.T) {
 // of the same tenant serves the last snapshot at once, with the time it was
 // read, even when the API cannot be reached.
 func TestSnapshotPathSurvivesRestart(t *testing.T) {
+	tenant, err := simulator.Start(simulator.Options{Seed: 3, Devices: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tenant.Close()
+
+	t.Setenv(secretEnvVar, simulator.DefaultClientSecret)
 	path := filepath.Join(t.TempDir(), "snapshot.json")
 	addr := freeAddress(t)
-	logs, stop := startProgram(t, "--demo", "--demo.devices=30", "--web.listen-address="+addr, "--snapshot.path="+path)
+	logs, stop := startProgram(t, "--mde.tenant-id="+simulator.DefaultTenantID, "--mde.client-id="+simulator.DefaultClientID,
+		"--mde.login-url="+tenant.LoginURL(), "--mde.api-url="+tenant.APIURL(), "--mde.scope="+tenant.Scope(),
+		"--mde.allow-insecure-downloads", "--refresh.start-delay=0s",
+		"--web.listen-address="+addr, "--snapshot.path="+path)
 	waitFor(t, logs, "a snapshot", func() bool { return answers(addr, "/-/ready", http.StatusOK) })
 	_, before := get(t, "http://"+addr+"/metrics")
 	stop()
@@ -260,5 +271,24 @@ func TestFlagValuesAreChecked(t *testing.T) {
 		} else if !strings.Contains(err.Error(), strings.SplitN(args[0], "=", 2)[0]) {
 			t.Errorf("%v: error %q does not name the flag", args, err)
 		}
+	}
+}
+
+// TestDemoSnapshotsAreNotShared: every simulated tenant has the same tenant id,
+// so a saved demo snapshot is bound to the demo's seed and size as well.
+func TestDemoSnapshotsAreNotShared(t *testing.T) {
+	name := func(args ...string) string {
+		o, _, _, err := parseFlags(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.snapshotTenant(client.Config{TenantID: simulator.DefaultTenantID})
+	}
+
+	if name("--demo") == name("--demo", "--demo.seed=2") || name("--demo") == name("--demo", "--demo.devices=300") {
+		t.Error("demo tenants of different seeds or sizes share a snapshot name")
+	}
+	if got := name("--mde.tenant-id=contoso"); got != simulator.DefaultTenantID {
+		t.Errorf("a real tenant's snapshot is named %q, want its tenant id", got)
 	}
 }
